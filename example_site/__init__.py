@@ -1,0 +1,78 @@
+"""Webence: the example small-business site that uses flask-webence-privacy.
+
+Run it with the README's command. Configuration comes from ``config`` (a
+mapping), then environment variables prefixed ``WEBENCE_``; the database and a
+generated secret key live in the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_webence_privacy import Privacy
+from flask_webence_privacy.i18n import current_language
+
+from . import demo
+
+db = SQLAlchemy()
+privacy = Privacy()
+
+
+def _secret_key(instance: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance / 'site.db'}",
+        MAIL_SERVER=os.environ.get("WEBENCE_MAIL_SERVER", "localhost"),
+        MAIL_PORT=int(os.environ.get("WEBENCE_MAIL_PORT", "25")),
+        MAIL_DEFAULT_SENDER=("Webence", "noreply@webence.nl"),
+        # Without a mail server configured, mail is shown at /_mail instead of sent.
+        MAIL_SUPPRESS_SEND="WEBENCE_MAIL_SERVER" not in os.environ,
+        SESSION_COOKIE_SAMESITE="Lax",
+        **demo.PRIVACY_CONFIG,
+    )
+    app.config.from_prefixed_env("WEBENCE")
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    db.init_app(app)
+    from . import models
+
+    privacy.init_app(app, db=db)
+    models.register(privacy)
+
+    @app.context_processor
+    def site_text() -> dict[str, Any]:
+        return {"site": demo.text(current_language())}
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("home.html")
+
+    @app.get("/diensten")
+    def services() -> str:
+        return render_template("services.html")
+
+    from .mailview import init_mail_viewer
+
+    init_mail_viewer(app)
+    return app

@@ -1,0 +1,337 @@
+"""Every ``PRIVACY_*`` setting in one place: defaults, validation, retention categories.
+
+Configuration is read once, in ``init_app``, and turned into a frozen
+:class:`Settings`. A mistake in it is an error at start-up that names the key,
+so a site never runs with a policy page that says something the software does
+not do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+PREFIX = "PRIVACY_"
+
+#: Localised text: a plain string, or a mapping of language code to string.
+Text = str | Mapping[str, str]
+
+DEFAULTS: dict[str, Any] = {
+    # Required; no default. Listed so the reference below is complete.
+    "CONTROLLER_NAME": None,
+    "CONTACT_EMAIL": None,
+    # Where the controller can be reached besides mail (shown on the policy page).
+    "CONTROLLER_ADDRESS": None,
+    "CONTROLLER_PHONE": None,
+    "NOTIFY_EMAIL": None,
+    "MAIL_SENDER": None,
+    "URL_PREFIX": "/privacy",
+    "BASE_TEMPLATE": "webence_privacy/base.html",
+    "LANGUAGES": ("nl", "en"),
+    "DEFAULT_LANGUAGE": "nl",
+    "MIN_CONSENT_AGE": 16,
+    "REQUEST_DEADLINE_DAYS": 28,
+    "TOKEN_MAX_AGE": 48 * 3600,
+    "ADMIN_CHECK": None,
+    "RETENTION": {
+        "default": {"years": 1},
+        "customer": {"years": 7, "erasable": False},
+    },
+    "DATA_CATEGORIES": (),
+    "PURPOSES": (),
+    "PROCESSORS": (),
+    "COOKIES": (),
+    "SECURITY_MEASURES": (),
+    "POLICY_VERSIONS": (),
+    "POLICY_INTRO": None,
+    "VISIT_LOG": False,
+    # Addresses are stored; IPs are cut to a /24 (IPv4) or /48 (IPv6) first.
+    "IP_TRUNCATE": True,
+    "TRUSTED_PROXIES": 0,
+    "RATELIMIT_STORAGE_URI": None,
+    "SECURITY_HEADERS": True,
+    "HASH_KEY": None,
+}
+
+REQUIRED = ("CONTROLLER_NAME", "CONTACT_EMAIL")
+PERIOD_UNITS = ("years", "months", "days")
+RETENTION_KEYS = frozenset(PERIOD_UNITS) | {"erasable", "label", "description"}
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when a ``PRIVACY_*`` setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class RetentionCategory:
+    """A named retention period in calendar arithmetic.
+
+    ``erasable=False`` marks a statutory hold (e.g. the 7-year bookkeeping duty):
+    such rows are purged when their time is up but kept on an erasure request.
+    """
+
+    name: str
+    years: int = 0
+    months: int = 0
+    days: int = 0
+    erasable: bool = True
+    label: Text | None = None
+    description: Text | None = None
+
+    @property
+    def delta(self) -> relativedelta:
+        return relativedelta(years=self.years, months=self.months, days=self.days)
+
+    def cutoff(self, now: dt.datetime) -> dt.datetime:
+        """Rows stamped before this moment are past their period at ``now``.
+
+        relativedelta clamps 29 February to 28 February in a non-leap year,
+        which is the calendar reading a person would give "one year later".
+        """
+        return now - self.delta
+
+    def expires(self, stamped: dt.datetime) -> dt.datetime:
+        return stamped + self.delta
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated ``PRIVACY_*`` configuration of one app."""
+
+    controller_name: str
+    contact_email: str
+    controller_address: str | None
+    controller_phone: str | None
+    notify_email: str
+    mail_sender: str | None
+    url_prefix: str
+    base_template: str
+    languages: tuple[str, ...]
+    default_language: str
+    min_consent_age: int
+    request_deadline_days: int
+    token_max_age: int
+    admin_check: Callable[[], bool] | None
+    retention: Mapping[str, RetentionCategory]
+    data_categories: tuple[Text, ...]
+    purposes: tuple[Mapping[str, Any], ...]
+    processors: tuple[Mapping[str, Any], ...]
+    cookies: tuple[Mapping[str, Any], ...]
+    security_measures: tuple[Text, ...]
+    policy_versions: tuple[PolicyVersionSpec, ...]
+    policy_intro: Text | None
+    visit_log: bool
+    ip_truncate: bool
+    trusted_proxies: int
+    ratelimit_storage_uri: str | None
+    security_headers: bool
+    hash_key: bytes
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def category(self, name: str) -> RetentionCategory:
+        try:
+            return self.retention[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"PRIVACY_RETENTION has no category {name!r} "
+                f"(known: {', '.join(sorted(self.retention))})"
+            ) from None
+
+
+@dataclass(frozen=True)
+class PolicyVersionSpec:
+    """One published version of the policy, from ``PRIVACY_POLICY_VERSIONS``."""
+
+    version: str
+    effective: dt.date
+    changes: Text | None = None
+
+
+def apply_defaults(config: dict[str, Any]) -> None:
+    for key, value in DEFAULTS.items():
+        config.setdefault(PREFIX + key, value)
+
+
+def _int(config: Mapping[str, Any], key: str, *, minimum: int = 0) -> int:
+    value = config[PREFIX + key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{PREFIX}{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def parse_retention(value: Any) -> dict[str, RetentionCategory]:
+    """Turn ``PRIVACY_RETENTION`` into categories, naming the key at fault."""
+    key = PREFIX + "RETENTION"
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigurationError(f"{key} must be a non-empty mapping of category to period")
+    if "default" not in value:
+        raise ConfigurationError(f"{key} needs a 'default' category for everything else")
+    categories: dict[str, RetentionCategory] = {}
+    for name, spec in value.items():
+        where = f"{key}[{name!r}]"
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"{key}: category names must be non-empty strings")
+        if not isinstance(spec, Mapping):
+            raise ConfigurationError(f"{where} must be a mapping like {{'years': 1}}")
+        unknown = set(spec) - RETENTION_KEYS
+        if unknown:
+            raise ConfigurationError(
+                f"{where} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"a period is given in {', '.join(PERIOD_UNITS)}"
+            )
+        units = {}
+        for unit in PERIOD_UNITS:
+            amount = spec.get(unit, 0)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise ConfigurationError(f"{where}[{unit!r}] must be an integer, got {amount!r}")
+            if amount < 0:
+                raise ConfigurationError(f"{where}[{unit!r}] must not be negative, got {amount}")
+            units[unit] = amount
+        if not any(units.values()):
+            raise ConfigurationError(f"{where} needs a period longer than zero")
+        erasable = spec.get("erasable", True)
+        if not isinstance(erasable, bool):
+            raise ConfigurationError(f"{where}['erasable'] must be True or False")
+        categories[name] = RetentionCategory(
+            name=name,
+            erasable=erasable,
+            label=spec.get("label"),
+            description=spec.get("description"),
+            **units,
+        )
+    return categories
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigurationError(f"{where} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def parse_policy_versions(value: Any) -> tuple[PolicyVersionSpec, ...]:
+    key = PREFIX + "POLICY_VERSIONS"
+    if not value:
+        return ()
+    versions: list[PolicyVersionSpec] = []
+    for index, spec in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(spec, Mapping) or "version" not in spec or "effective" not in spec:
+            raise ConfigurationError(f"{where} must be a mapping with 'version' and 'effective'")
+        version = str(spec["version"]).strip()
+        if not version or len(version) > 40 or not all(c.isalnum() or c in ".-_" for c in version):
+            raise ConfigurationError(f"{where}['version'] must be 1-40 letters, digits, . - _")
+        versions.append(
+            PolicyVersionSpec(
+                version=version,
+                effective=_date(spec["effective"], f"{where}['effective']"),
+                changes=spec.get("changes"),
+            )
+        )
+    names = [v.version for v in versions]
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{key} names a version twice")
+    return tuple(sorted(versions, key=lambda v: (v.effective, names.index(v.version))))
+
+
+def _sequence(config: Mapping[str, Any], key: str, required: tuple[str, ...] = ()) -> tuple:
+    value = config[PREFIX + key] or ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ConfigurationError(f"{PREFIX}{key} must be a list")
+    for index, item in enumerate(value):
+        for name in required:
+            if not isinstance(item, Mapping) or name not in item:
+                raise ConfigurationError(f"{PREFIX}{key}[{index}] needs a {name!r} entry")
+    return tuple(value)
+
+
+def load(config: Mapping[str, Any]) -> Settings:
+    """Validate an app's configuration (defaults already applied)."""
+    for name in REQUIRED:
+        value = config.get(PREFIX + name)
+        if not value or not isinstance(value, str):
+            raise ConfigurationError(
+                f"{PREFIX}{name} is required: set it in the app config before init_app()"
+            )
+    contact = config[PREFIX + "CONTACT_EMAIL"]
+    if "@" not in contact or "\n" in contact or "\r" in contact:
+        raise ConfigurationError(f"{PREFIX}CONTACT_EMAIL is not an e-mail address: {contact!r}")
+    prefix = config[PREFIX + "URL_PREFIX"]
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ConfigurationError(f"{PREFIX}URL_PREFIX must start with '/', got {prefix!r}")
+    languages = tuple(config[PREFIX + "LANGUAGES"])
+    if not languages:
+        raise ConfigurationError(f"{PREFIX}LANGUAGES must name at least one language")
+    default_language = config[PREFIX + "DEFAULT_LANGUAGE"]
+    if default_language not in languages:
+        raise ConfigurationError(f"{PREFIX}DEFAULT_LANGUAGE must be one of {PREFIX}LANGUAGES")
+    admin_check = config[PREFIX + "ADMIN_CHECK"]
+    if admin_check is not None and not callable(admin_check):
+        raise ConfigurationError(f"{PREFIX}ADMIN_CHECK must be a callable returning a bool")
+    retention = parse_retention(config[PREFIX + "RETENTION"])
+    purposes = _sequence(config, "PURPOSES", ("label",))
+    for index, purpose in enumerate(purposes):
+        category = purpose.get("category", "default")
+        if category not in retention:
+            raise ConfigurationError(
+                f"{PREFIX}PURPOSES[{index}] names unknown retention category {category!r}"
+            )
+    hash_key = config.get(PREFIX + "HASH_KEY") or config.get("SECRET_KEY")
+    if not hash_key:
+        raise ConfigurationError(
+            f"{PREFIX}HASH_KEY (or SECRET_KEY) is required: it keys the hashes of erased "
+            "addresses and of tokens"
+        )
+    if isinstance(hash_key, str):
+        hash_key = hash_key.encode()
+    return Settings(
+        controller_name=config[PREFIX + "CONTROLLER_NAME"],
+        contact_email=contact,
+        controller_address=config[PREFIX + "CONTROLLER_ADDRESS"],
+        controller_phone=config[PREFIX + "CONTROLLER_PHONE"],
+        notify_email=config[PREFIX + "NOTIFY_EMAIL"] or contact,
+        mail_sender=config[PREFIX + "MAIL_SENDER"],
+        url_prefix=prefix.rstrip("/") or "/",
+        base_template=config[PREFIX + "BASE_TEMPLATE"],
+        languages=languages,
+        default_language=default_language,
+        min_consent_age=_int(config, "MIN_CONSENT_AGE", minimum=1),
+        request_deadline_days=_int(config, "REQUEST_DEADLINE_DAYS", minimum=1),
+        token_max_age=_int(config, "TOKEN_MAX_AGE", minimum=60),
+        admin_check=admin_check,
+        retention=retention,
+        data_categories=_sequence(config, "DATA_CATEGORIES"),
+        purposes=purposes,
+        processors=_sequence(config, "PROCESSORS", ("name", "purpose")),
+        cookies=_sequence(config, "COOKIES", ("name", "type", "purpose")),
+        security_measures=_sequence(config, "SECURITY_MEASURES"),
+        policy_versions=parse_policy_versions(config[PREFIX + "POLICY_VERSIONS"]),
+        policy_intro=config[PREFIX + "POLICY_INTRO"],
+        visit_log=bool(config[PREFIX + "VISIT_LOG"]),
+        ip_truncate=bool(config[PREFIX + "IP_TRUNCATE"]),
+        trusted_proxies=_int(config, "TRUSTED_PROXIES"),
+        ratelimit_storage_uri=config[PREFIX + "RATELIMIT_STORAGE_URI"],
+        security_headers=bool(config[PREFIX + "SECURITY_HEADERS"]),
+        hash_key=hash_key,
+        raw={k: v for k, v in config.items() if k.startswith(PREFIX)},
+    )
+
+
+def localize(value: Text | None, language: str, fallback: str = "en") -> str:
+    """Pick the text for ``language`` from a str or a mapping of language to str."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    for code in (language, fallback, *value.keys()):
+        if code in value:
+            return value[code]
+    return ""

@@ -1,0 +1,227 @@
+"""The privacy policy as data: versions, and the content of the page.
+
+The page is generated from the same settings and registry that the purge,
+export and erasure read, so what the page says is what the software does.
+Each published version keeps a snapshot of its content, so an earlier version
+can be read as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask_babel import force_locale
+
+from .config import PolicyVersionSpec, RetentionCategory, Settings, localize
+from .i18n import gettext as _
+from .i18n import ngettext
+from .registry import Source
+from .rights import RIGHTS
+
+log = logging.getLogger(__name__)
+
+#: Shown when a site has published no version: the policy is simply "version 1".
+IMPLICIT_VERSION = PolicyVersionSpec(version="1", effective=dt.date(1970, 1, 1))
+
+
+def versions(settings: Settings) -> tuple[PolicyVersionSpec, ...]:
+    return settings.policy_versions or (IMPLICIT_VERSION,)
+
+
+def current_version(settings: Settings, today: dt.date | None = None) -> PolicyVersionSpec:
+    """The newest version in effect: a new version supersedes every earlier one."""
+    today = today or dt.date.today()
+    in_effect = [v for v in versions(settings) if v.effective <= today]
+    return in_effect[-1] if in_effect else versions(settings)[0]
+
+
+def find_version(settings: Settings, version: str) -> PolicyVersionSpec | None:
+    return next((v for v in versions(settings) if v.version == version), None)
+
+
+def superseded_on(settings: Settings, spec: PolicyVersionSpec) -> dt.date | None:
+    later = [v.effective for v in versions(settings) if v.effective > spec.effective]
+    return min(later) if later else None
+
+
+def format_period(category: RetentionCategory) -> str:
+    """'7 years', '1 jaar en 6 maanden': in the active locale."""
+    parts = []
+    if category.years:
+        parts.append(ngettext("%(num)d year", "%(num)d years", category.years))
+    if category.months:
+        parts.append(ngettext("%(num)d month", "%(num)d months", category.months))
+    if category.days:
+        parts.append(ngettext("%(num)d day", "%(num)d days", category.days))
+    if len(parts) == 1:
+        return parts[0]
+    return _("%(first)s and %(last)s", first=", ".join(parts[:-1]), last=parts[-1])
+
+
+def format_days(days: int) -> str:
+    """A deadline: whole weeks read as weeks (the policy promises four weeks)."""
+    if days % 7 == 0:
+        return ngettext("%(num)d week", "%(num)d weeks", days // 7)
+    return ngettext("%(num)d day", "%(num)d days", days)
+
+
+def _category_label(category: RetentionCategory, language: str) -> str:
+    if category.label:
+        return localize(category.label, language)
+    # The two categories of the default configuration read well without a label.
+    if category.name == "default":
+        return _("All other data")
+    if category.name == "customer":
+        return _("Customer and contract data")
+    return category.name
+
+
+def _retention(settings: Settings, name: str, language: str) -> dict[str, Any]:
+    category = settings.category(name)
+    return {
+        "name": category.name,
+        "label": _category_label(category, language),
+        "description": localize(category.description, language),
+        "period": format_period(category),
+        "erasable": category.erasable,
+    }
+
+
+def _sources(settings: Settings, sources: Iterable[Source], language: str) -> list[dict]:
+    rows = []
+    for source in sources:
+        if source.category_column is not None:
+            # Per-row category (e.g. contact messages follow their purpose): the
+            # page names the longest period such a row can have.
+            longest = max(
+                (settings.retention[c] for c in settings.retention),
+                key=lambda c: c.expires(dt.datetime(2000, 1, 1)),
+            )
+            period = _("up to %(period)s, depending on the purpose",
+                       period=format_period(longest))
+        else:
+            period = format_period(settings.category(source.category))
+        rows.append({
+            "name": source.name,
+            "label": localize(source.label, language) or source.name,
+            "purpose": localize(source.purpose, language),
+            "period": period,
+            "erasable": source.category_column is not None
+            or settings.category(source.category).erasable,
+        })
+    return rows
+
+
+def page_content(
+    settings: Settings, sources: Sequence[Source], language: str, today: dt.date | None = None
+) -> dict[str, Any]:
+    """Everything the policy page shows, localised, as plain JSON-able data.
+
+    Must be called inside ``force_locale(language)`` (or a request in that
+    language) so the periods are worded in it.
+    """
+    version = current_version(settings, today)
+    return {
+        "language": language,
+        "controller": {
+            "name": settings.controller_name,
+            "email": settings.contact_email,
+            "address": settings.controller_address,
+            "phone": settings.controller_phone,
+        },
+        "intro": localize(settings.policy_intro, language),
+        "data_categories": [localize(c, language) for c in settings.data_categories],
+        "purposes": [
+            {
+                "label": localize(p["label"], language),
+                "description": localize(p.get("description"), language),
+                "retention": _retention(settings, p.get("category", "default"), language),
+            }
+            for p in settings.purposes
+        ],
+        "retention": [_retention(settings, name, language) for name in settings.retention],
+        "sources": _sources(settings, sources, language),
+        "processors": [
+            {
+                "name": p["name"],
+                "purpose": localize(p["purpose"], language),
+                "location": localize(p.get("location"), language),
+                "agreement_date": str(p["agreement_date"]) if p.get("agreement_date") else "",
+            }
+            for p in settings.processors
+        ],
+        "cookies": [
+            {
+                "name": c["name"],
+                "type": c["type"],
+                "purpose": localize(c["purpose"], language),
+                "duration": localize(c.get("duration"), language),
+            }
+            for c in settings.cookies
+        ],
+        "visit_log": settings.visit_log,
+        "visit_log_period": format_period(settings.category("default")),
+        "min_age": settings.min_consent_age,
+        "rights": [
+            {"kind": r.kind, "article": r.article, "label": str(r.label),
+             "description": str(r.description)}
+            for r in RIGHTS
+        ],
+        "answer_time": format_days(settings.request_deadline_days),
+        "security_measures": [localize(m, language) for m in settings.security_measures],
+        "version": version.version,
+        "effective": version.effective.isoformat() if version is not IMPLICIT_VERSION else None,
+    }
+
+
+def snapshot(settings: Settings, sources: Sequence[Source], today: dt.date | None = None) -> str:
+    """The page content in every language, as stored with a published version."""
+    content = {}
+    for language in settings.languages:
+        with force_locale(language):
+            content[language] = page_content(settings, sources, language, today)
+    return json.dumps(content, sort_keys=True, ensure_ascii=False)
+
+
+def sync_versions(db: Any, models: Any, settings: Settings, sources: Sequence[Source]) -> int:
+    """Record configured versions in the database; snapshot the current one.
+
+    Earlier versions added now get no snapshot: today's configuration is not
+    what they said. Returns the number of versions added.
+    """
+    PolicyVersion = models.PolicyVersion
+    current = current_version(settings)
+    known = {row.version: row for row in db.session.scalars(db.select(PolicyVersion))}
+    added = 0
+    for spec in versions(settings):
+        row = known.get(spec.version)
+        if row is None:
+            row = PolicyVersion(version=spec.version, effective_date=spec.effective)
+            db.session.add(row)
+            added += 1
+        if spec.version == current.version:
+            fresh = snapshot(settings, sources)
+            if row.snapshot is None:
+                row.snapshot = fresh
+            elif row.snapshot != fresh:
+                log.warning(
+                    "The privacy configuration changed since policy version %s was "
+                    "published; publish a new version in PRIVACY_POLICY_VERSIONS.",
+                    spec.version,
+                )
+    db.session.commit()
+    return added
+
+
+def stored_snapshot(db: Any, models: Any, version: str, language: str) -> dict | None:
+    row = db.session.scalar(
+        db.select(models.PolicyVersion).where(models.PolicyVersion.version == version)
+    )
+    if row is None or not row.snapshot:
+        return None
+    content = json.loads(row.snapshot)
+    return content.get(language) or next(iter(content.values()), None)

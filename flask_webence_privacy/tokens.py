@@ -1,0 +1,70 @@
+"""Signed tokens for mailed links: one serializer and salt per purpose.
+
+A token carries only a random nonce or a row id, never an address, and the
+database keeps only a keyed hash of it. Single use is enforced by the caller
+with a conditional UPDATE on that hash (see the features' domain modules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+#: The purposes that have tokens; a token of one is refused by every other.
+PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request")
+#: Longer than any token this package makes; anything beyond is garbage, refused early.
+MAX_TOKEN_LENGTH = 400
+
+
+class TokenError(Exception):
+    """The token is tampered with, of another purpose, malformed or expired."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "invalid" | "expired"
+
+
+def _secret() -> Any:
+    secret = current_app.config.get("SECRET_KEY")
+    if not secret:
+        raise RuntimeError("SECRET_KEY must be set to sign privacy links")
+    return secret
+
+
+def serializer(purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(_secret(), salt=f"webence-privacy/{purpose}")
+
+
+def make(purpose: str, payload: Any) -> str:
+    return serializer(purpose).dumps(payload)
+
+
+def load(purpose: str, token: str, max_age: int | None = None) -> Any:
+    """Payload of a valid token; :class:`TokenError` otherwise."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("invalid")
+    try:
+        return serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("expired") from None
+    except (BadSignature, UnicodeError, ValueError):
+        raise TokenError("invalid") from None
+
+
+def nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def keyed_hash(value: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 under ``PRIVACY_HASH_KEY``: what is stored instead of a token or
+    an erased address. Keyed, so a list of known addresses cannot be hashed and
+    matched without the key."""
+    key = key or current_app.extensions["webence_privacy"].settings.hash_key
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,315 @@
+"""Fixtures: an app built as a site builder builds one, a real SMTP inbox, the
+database on SQLite and PostgreSQL, and a real Chromium.
+
+Outside CI a test whose server is missing skips with the reason; with CI=true it
+fails instead, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_webence_privacy import Privacy
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail in CI: a server the suite needs is not there."""
+    if IN_CI:
+        pytest.fail(f"CI needs this: {reason}")
+    pytest.skip(reason)
+
+
+# -- SMTP ---------------------------------------------------------------------------
+
+
+class Inbox:
+    """Messages received by the loopback SMTP server, as parsed e-mails."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[Any] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.envelopes.append(envelope)
+            self.messages.append(message)
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
+    def wait(self, count: int = 1, timeout: float = 10.0) -> list[email.message.EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mail(s), got {len(self.messages)}")
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    @staticmethod
+    def text(message: email.message.EmailMessage) -> str:
+        part = message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""
+
+    @staticmethod
+    def html(message: email.message.EmailMessage) -> str:
+        part = message.get_body(preferencelist=("html",))
+        return part.get_content() if part is not None else ""
+
+    @classmethod
+    def links(cls, message: email.message.EmailMessage) -> list[str]:
+        return re.findall(r"https?://[^\s<>\"']+", cls.text(message))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Any, Inbox]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server: tuple[Any, Inbox]) -> Inbox:
+    smtp_server[1].clear()
+    return smtp_server[1]
+
+
+@pytest.fixture
+def smtp_port(smtp_server: tuple[Any, Inbox]) -> int:
+    return smtp_server[0].port
+
+
+# -- database -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str | None]:
+    """One schema per test run, so parallel runs on one server never meet."""
+    if not POSTGRES_URL:
+        yield None
+        return
+    import sqlalchemy as sa
+
+    schema = f"wp_test_{uuid.uuid4().hex[:12]}"
+    try:
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+        yield f"unreachable: {type(exc).__name__}"
+        return
+    yield schema
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path,
+             postgres_schema: str | None) -> dict[str, Any]:
+    """Config for the app's database: SQLite in a temp file, or the PostgreSQL server."""
+    if request.param == "sqlite":
+        return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}"}
+    if not POSTGRES_URL:
+        missing("PostgreSQL: set TEST_POSTGRES_URL (the Makefile does)")
+    if postgres_schema is None or postgres_schema.startswith("unreachable"):
+        missing(f"PostgreSQL at {POSTGRES_URL} is {postgres_schema}")
+    return {
+        "SQLALCHEMY_DATABASE_URI": POSTGRES_URL,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "connect_args": {"options": f"-csearch_path={postgres_schema}"}
+        },
+    }
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> dict[str, Any]:
+    return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}"}
+
+
+BASE_CONFIG: dict[str, Any] = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "PRIVACY_HASH_KEY": "test-hash-key",
+    "PRIVACY_CONTROLLER_NAME": "Webence",
+    "PRIVACY_CONTACT_EMAIL": "info@webence.nl",
+    "MAIL_DEFAULT_SENDER": ("Webence", "noreply@webence.nl"),
+    "SERVER_NAME": "webence.test",
+    "PREFERRED_URL_SCHEME": "https",
+}
+
+
+class AppFactory:
+    """Builds apps as a site builder would: SQLAlchemy(), Privacy(), init_app()."""
+
+    def __init__(self, database: dict[str, Any], smtp_port: int | None) -> None:
+        self.database = database
+        self.smtp_port = smtp_port
+        self.built: list[tuple[Flask, SQLAlchemy]] = []
+
+    def __call__(self, create: bool = True, setup: Callable[..., Any] | None = None,
+                 **config: Any) -> Flask:
+        app = Flask("site")
+        app.config.update(BASE_CONFIG)
+        app.config.update(self.database)
+        if self.smtp_port:
+            app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.smtp_port,
+                              MAIL_SUPPRESS_SEND=False)
+        app.config.update(config)
+        db = SQLAlchemy()
+        privacy = Privacy()
+        db.init_app(app)
+        if setup is not None:
+            setup(app, db, privacy)
+        privacy.init_app(app, db=db)
+        app.extensions["test_handles"] = (db, privacy)
+        if create:
+            with app.app_context():
+                db.create_all()
+                privacy.sync_policy()
+        self.built.append((app, db))
+        return app
+
+    def teardown(self) -> None:
+        for app, db in self.built:
+            with app.app_context():
+                db.session.remove()
+                db.drop_all()
+                db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(database: dict[str, Any], smtp_port: int) -> Iterator[AppFactory]:
+    factory = AppFactory(database, smtp_port)
+    yield factory
+    factory.teardown()
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def make_sqlite_app(sqlite_database: dict[str, Any], smtp_port: int) -> Iterator[AppFactory]:
+    factory = AppFactory(sqlite_database, smtp_port)
+    yield factory
+    factory.teardown()
+
+
+def handles(app: Flask) -> tuple[SQLAlchemy, Privacy]:
+    return app.extensions["test_handles"]
+
+
+def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
+    """The CSRF token from the form at ``url``, as a browser would send it."""
+    page = client.get(url, **kwargs).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no csrf_token on {url}"
+    return match.group(1)
+
+
+# -- browser ------------------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(app: Flask) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
+    from playwright.sync_api import sync_playwright
+
+    args = ["--disable-background-networking", "--disable-component-update", "--no-first-run",
+            "--disable-sync", "--disable-gpu"]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(locale="nl-NL")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA violations on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}},
+    )
+    return results.response["violations"]

@@ -1,0 +1,172 @@
+"""A visitor reads the privacy page: generated from the configuration the software runs on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import handles
+
+EN = {"Accept-Language": "en"}
+NL = {"Accept-Language": "nl"}
+
+DEMO = {
+    "PRIVACY_POLICY_VERSIONS": [
+        {"version": "2018-05-12", "effective": "2018-05-12"},
+    ],
+    "PRIVACY_PROCESSORS": [
+        {"name": "Hostingpartner B.V.", "purpose": {"nl": "Hosting", "en": "Hosting"},
+         "agreement_date": "2018-05-01"},
+    ],
+    "PRIVACY_COOKIES": [
+        {"name": "session", "type": "functional", "purpose": {"nl": "Sessie", "en": "Session"}},
+        {"name": "_stats", "type": "analytic", "purpose": {"nl": "Statistiek", "en": "Statistics"}},
+    ],
+    "PRIVACY_DATA_CATEGORIES": [{"nl": "Bankrekeningnummer", "en": "Bank account number"}],
+    "PRIVACY_PURPOSES": [
+        {"label": {"nl": "Factureren", "en": "Invoicing"}, "category": "customer"},
+    ],
+}
+
+
+def text(response):
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def retention_row(page, category):
+    match = re.search(rf'<tr data-category="{category}">(.*?)</tr>', page)
+    assert match, f"no retention row for {category}"
+    return re.sub(r"<[^>]+>", " ", match.group(1))
+
+
+def test_page_in_dutch_and_english(make_app):
+    app = make_app(**DEMO)
+    client = app.test_client()
+    nl = text(client.get("/privacy/", headers=NL))
+    en = text(client.get("/privacy/", headers=EN))
+    assert '<html lang="nl">' in nl and '<html lang="en">' in en
+    assert "Privacybeleid" in nl and "Privacy policy" in en
+    assert "7 jaar" in retention_row(nl, "customer")
+    assert "1 jaar" in retention_row(nl, "default")
+    assert "7 years" in retention_row(en, "customer")
+    assert "kept while the law requires it" in retention_row(en, "customer")
+    assert "erased" in retention_row(en, "default")
+    for expected in ("Webence", "info@webence.nl", "Hostingpartner B.V.", "2018-05-01",
+                     "Bank account number", "Invoicing", "_stats", "analytic",
+                     "younger than 16", "within 4 weeks", "Version 2018-05-12",
+                     "May 12, 2018"):
+        assert expected in en, expected
+    assert "functionele en analytische cookies" in nl
+    assert "binnen 4 weken" in nl
+
+
+def test_changing_retention_changes_the_page(make_app):
+    app = make_app(PRIVACY_RETENTION={
+        "default": {"months": 6},
+        "customer": {"years": 10, "erasable": False},
+        "quotes": {"years": 2, "label": {"en": "Quotes", "nl": "Offertes"}},
+    })
+    page = text(app.test_client().get("/privacy/", headers=EN))
+    assert "6 months" in retention_row(page, "default")
+    assert "10 years" in retention_row(page, "customer")
+    assert "Quotes" in retention_row(page, "quotes")
+    assert "2 years" in retention_row(page, "quotes")
+    assert "7 years" not in page
+
+
+def test_minimum_age_and_deadline_come_from_config(make_app):
+    app = make_app(PRIVACY_MIN_CONSENT_AGE=13, PRIVACY_REQUEST_DEADLINE_DAYS=30)
+    page = text(app.test_client().get("/privacy/", headers=EN))
+    assert "younger than 13" in page
+    assert "within 30 days" in page
+
+
+def test_language_switch_sets_a_functional_cookie(make_app):
+    app = make_app()
+    client = app.test_client()
+    assert '<html lang="nl">' in text(client.get("/privacy/"))
+    response = client.get("/privacy/language/en?next=/privacy/%3Flang%3Dnl")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/privacy/"
+    cookie = client.get_cookie("privacy_lang", domain="webence.test")
+    assert cookie.value == "en" and cookie.http_only
+    assert '<html lang="en">' in text(client.get("/privacy/", headers=NL))
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x",
+                                    "/\\evil.example", "javascript:alert(1)"])
+def test_language_switch_never_leaves_the_site(make_app, target):
+    client = make_app().test_client()
+    response = client.get("/privacy/language/en", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/privacy/"
+
+
+def test_unknown_language_is_404(make_app):
+    assert make_app().test_client().get("/privacy/language/xx").status_code == 404
+
+
+def test_earlier_versions_are_listed_and_readable(make_app):
+    versions = [{"version": "2018-05-12", "effective": "2018-05-12"}]
+    app = make_app(PRIVACY_POLICY_VERSIONS=versions)
+    db, privacy = handles(app)
+    # The site publishes a new version: the old one keeps its snapshot.
+    app.config["PRIVACY_POLICY_VERSIONS"] = [
+        *versions,
+        {"version": "2026-01-01", "effective": "2026-01-01",
+         "changes": {"en": "Adds the newsletter.", "nl": "Voegt de nieuwsbrief toe."}},
+    ]
+    from flask_webence_privacy import config
+
+    app.extensions["webence_privacy"].settings = config.load(app.config)
+    with app.app_context():
+        assert privacy.sync_policy() == 1
+        assert privacy.current_policy_version() == "2026-01-01"
+    client = app.test_client()
+    page = text(client.get("/privacy/", headers=EN))
+    assert "Version 2026-01-01, in effect since January 1, 2026" in page
+    assert 'href="/privacy/versions/2018-05-12"' in page
+    assert "Adds the newsletter." in page
+    old = client.get("/privacy/versions/2018-05-12", headers=EN)
+    assert old.status_code == 200
+    old_text = text(old)
+    assert "was in effect from May 12, 2018 to January 1, 2026 and has been replaced" in old_text
+    assert "7 years" in old_text  # the snapshot taken when 2018-05-12 was current
+    current = client.get("/privacy/versions/2026-01-01")
+    assert current.status_code == 302 and current.headers["Location"] == "/privacy/"
+
+
+def test_unknown_version_is_a_404_page(make_app):
+    response = make_app().test_client().get("/privacy/versions/9.9", headers=EN)
+    assert response.status_code == 404
+    assert "Page not found" in text(response)
+    assert 'href="/privacy/"' in text(response)
+
+
+def test_pages_carry_security_headers(make_app):
+    response = make_app().test_client().get("/privacy/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in response.get_data(as_text=True)
+
+
+def test_templates_can_be_overridden_one_by_one(make_app, tmp_path):
+    override = tmp_path / "templates" / "webence_privacy"
+    override.mkdir(parents=True)
+    (override / "error.html").write_text("<p>Our own not-found page</p>")
+
+    def setup(app, db, privacy):
+        app.template_folder = str(tmp_path / "templates")
+
+    app = make_app(setup=setup)
+    client = app.test_client()
+    assert "Our own not-found page" in text(client.get("/privacy/versions/none"))
+    assert "Privacybeleid" in text(client.get("/privacy/"))  # the others still the package's
+
+
+def test_custom_prefix(make_app):
+    client = make_app(PRIVACY_URL_PREFIX="/privacyverklaring").test_client()
+    assert client.get("/privacyverklaring/").status_code == 200
+    assert client.get("/privacy/").status_code == 404
