@@ -8,6 +8,7 @@ yet in the catalog are added, so this can run before `make messages`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sys
 from pathlib import Path
@@ -48,4 +49,7 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # Several contributors may fill at once: one at a time, or entries are lost.
+    with (ROOT / ".fill.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        main(sys.argv[1])
