@@ -159,6 +159,55 @@ class Privacy:
         state = self._state()
         return sync_versions(state.db, state.models, state.settings, state.sources)
 
+    # -- the Python API of the features: thin, the rules live in their modules --
+
+    def export_subject(self, email: str) -> dict[str, Any]:
+        """Every record of ``email`` from every registered source, grouped by source."""
+        from . import requests
+
+        return requests.export_subject(self._state(), email)
+
+    def erase_subject(self, email: str) -> Any:
+        """Erase ``email`` everywhere but statutory holds; one transaction. A report."""
+        from . import requests
+
+        return requests.erase_subject(self._state(), email)
+
+    def is_restricted(self, email: str) -> bool:
+        """True while the subject has restricted processing (GDPR art. 18)."""
+        from . import requests
+
+        return requests.is_restricted(self._state(), email)
+
+    def purge(self, now: dt.datetime | dt.date | None = None, dry_run: bool = False) -> Any:
+        """Delete (or anonymise) what is past its retention period. A report."""
+        from . import retention
+
+        return retention.purge(self._state(), now=now, dry_run=dry_run)
+
+    def hold(self, email: str, reason: str) -> Any:
+        """Keep the subject's records through the purge until released."""
+        from . import retention
+
+        return retention.hold(self._state(), email, reason)
+
+    def release(self, email: str) -> int:
+        from . import retention
+
+        return retention.release(self._state(), email)
+
+    def newsletter_recipients(self, require_current_consent: bool = False) -> list[str]:
+        """Confirmed, not unsubscribed (nor objecting) addresses, for the host's mailings."""
+        from . import newsletter
+
+        return newsletter.recipients(self._state(), require_current_consent=require_current_consent)
+
+    def unsubscribe_headers(self, email: str) -> dict[str, str]:
+        """List-Unsubscribe and List-Unsubscribe-Post (RFC 8058) for one recipient."""
+        from . import newsletter
+
+        return newsletter.unsubscribe_headers(self._state(), email)
+
 
 def _builtin_sources(models: Models) -> list[Source]:
     return [
