@@ -12,7 +12,8 @@ def init_mail_viewer(app: Flask) -> None:
     outbox: deque = deque(maxlen=50)
     app.extensions["example_mail_viewer"] = outbox
 
-    def record(message, app) -> None:  # noqa: ANN001 - blinker receiver
+    # Flask-Mail sends email_dispatched with the app as sender and message=...
+    def record(sender, message, **extra) -> None:  # noqa: ANN001 - blinker receiver
         outbox.appendleft(message)
 
     email_dispatched.connect(record, app, weak=False)

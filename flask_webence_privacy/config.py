@@ -49,12 +49,37 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_VERSIONS": (),
     "POLICY_INTRO": None,
     "VISIT_LOG": False,
+    # Retention of the package's own records (see retention.py): rows per purge
+    # batch, days sent/failed mail and unverified requests are kept, and the
+    # category whose period proof (withdrawn consent, completed requests) is kept.
+    "PURGE_BATCH_SIZE": 1000,
+    "OUTBOX_DAYS": 30,
+    "PROOF_RETENTION": "default",
     # Addresses are stored; IPs are cut to a /24 (IPv4) or /48 (IPv6) first.
     "IP_TRUNCATE": True,
     "TRUSTED_PROXIES": 0,
     "RATELIMIT_STORAGE_URI": None,
     "SECURITY_HEADERS": True,
     "HASH_KEY": None,
+    # Newsletter (validated in newsletter.settings at start-up).
+    "NEWSLETTER_CONFIRM_HOURS": 48,
+    "NEWSLETTER_PENDING_DAYS": 14,
+    "NEWSLETTER_MAX_CONFIRM_MAILS": 3,
+    "NEWSLETTER_RATE_LIMIT": "10 per hour",
+    "NEWSLETTER_UNSUBSCRIBE_MAILTO": None,
+    "NEWSLETTER_WORDING": None,
+    # The contact form's purposes: name -> {"label": {"nl", "en"}, "category": retention}.
+    "CONTACT_PURPOSES": {
+        "question": {"label": {"nl": "Een vraag", "en": "A question"}, "category": "default"},
+        "quote": {"label": {"nl": "Een offerteaanvraag", "en": "A quote request"},
+                  "category": "default"},
+    },
+    # Per client IP, on POST only (Flask-Limiter notation, ";" between limits).
+    "CONTACT_RATE_LIMIT": "5 per minute;20 per day",
+    # Sending attempts before an outbox mail is marked "failed".
+    "MAIL_MAX_ATTEMPTS": 6,
+    # Seconds to wait for the SMTP server (Flask-Mail itself waits forever).
+    "MAIL_TIMEOUT": 10,
 }
 
 REQUIRED = ("CONTROLLER_NAME", "CONTACT_EMAIL")
@@ -130,6 +155,9 @@ class Settings:
     ratelimit_storage_uri: str | None
     security_headers: bool
     hash_key: bytes
+    contact_purposes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    contact_rate_limit: str = "5 per minute;20 per day"
+    mail_max_attempts: int = 6
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     def category(self, name: str) -> RetentionCategory:
@@ -242,6 +270,28 @@ def parse_policy_versions(value: Any) -> tuple[PolicyVersionSpec, ...]:
     return tuple(sorted(versions, key=lambda v: (v.effective, names.index(v.version))))
 
 
+def parse_contact_purposes(value: Any, retention: Mapping[str, Any]) -> dict[str, dict]:
+    """``PRIVACY_CONTACT_PURPOSES``: each purpose needs a label and a known category."""
+    key = PREFIX + "CONTACT_PURPOSES"
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigurationError(f"{key} must be a non-empty mapping of purpose to its spec")
+    purposes: dict[str, dict] = {}
+    for name, spec in value.items():
+        where = f"{key}[{name!r}]"
+        # The name is stored (40 characters) and posted as a form value.
+        if not isinstance(name, str) or not name or len(name) > 40 or not all(
+            c.isalnum() or c in "-_" for c in name
+        ):
+            raise ConfigurationError(f"{key}: purpose names must be 1-40 letters, digits, - _")
+        if not isinstance(spec, Mapping) or not spec.get("label"):
+            raise ConfigurationError(f"{where} needs a 'label' ({{'nl': ..., 'en': ...}})")
+        category = spec.get("category", "default")
+        if category not in retention:
+            raise ConfigurationError(f"{where} names unknown retention category {category!r}")
+        purposes[name] = {**spec, "category": category}
+    return purposes
+
+
 def _sequence(config: Mapping[str, Any], key: str, required: tuple[str, ...] = ()) -> tuple:
     value = config[PREFIX + key] or ()
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
@@ -321,6 +371,9 @@ def load(config: Mapping[str, Any]) -> Settings:
         ratelimit_storage_uri=config[PREFIX + "RATELIMIT_STORAGE_URI"],
         security_headers=bool(config[PREFIX + "SECURITY_HEADERS"]),
         hash_key=hash_key,
+        contact_purposes=parse_contact_purposes(config[PREFIX + "CONTACT_PURPOSES"], retention),
+        contact_rate_limit=str(config[PREFIX + "CONTACT_RATE_LIMIT"]),
+        mail_max_attempts=_int(config, "MAIL_MAX_ATTEMPTS", minimum=1),
         raw={k: v for k, v in config.items() if k.startswith(PREFIX)},
     )
 

@@ -87,6 +87,9 @@ class Privacy:
         csrf = setup_csrf(app)
         limiter = setup_limiter(app, settings)
         state = State(self, db, models, settings, limiter, csrf, builtin)
+        from .retention import init_app as init_retention
+
+        init_retention(app, state)  # checks the retention keys; the optional visit log
         app.extensions[EXTENSION_KEY] = state
 
         from .cli import privacy_cli

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import smtplib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message
+from flask_mail import Connection, Message
 
 from .models import utcnow
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 #: Attempts before a mail is given up on (status "failed"), and the back-off base.
 MAX_ATTEMPTS = 6
 BACKOFF = dt.timedelta(minutes=5)
+BACKOFF_CAP = dt.timedelta(hours=6)
 #: A row left "sending" this long (a worker died mid-send) is tried again.
 STALE_SENDING = dt.timedelta(minutes=15)
 _HEADER_BREAKERS = ("\r", "\n", "\0")
@@ -110,6 +112,36 @@ def _message(row: Any) -> Message:
     )
 
 
+class _TimedConnection(Connection):
+    """Flask-Mail's connection with a socket timeout: Flask-Mail sets none, so a
+    server that accepts but never answers would hang the visitor's request."""
+
+    def __init__(self, mail: Any, timeout: float) -> None:
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        mail = self.mail
+        smtp = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
+        host = smtp(mail.server, mail.port, timeout=self.timeout)
+        host.set_debuglevel(int(mail.debug))
+        if mail.use_tls:
+            host.starttls()
+        if mail.username and mail.password:
+            host.login(mail.username, mail.password)
+        return host
+
+
+def _deliver(message: Message) -> None:
+    mail = current_app.extensions["mail"]
+    if not hasattr(mail, "server"):  # a host's own mail object: use it as it is
+        mail.send(message)
+        return
+    timeout = float(current_app.config.get("PRIVACY_MAIL_TIMEOUT") or 10)
+    with _TimedConnection(mail, timeout) as connection:
+        connection.send(message)
+
+
 def _claim(db: Any, models: Any, row_id: int, now: dt.datetime) -> bool:
     """Take one row for sending; a conditional UPDATE so two workers never both send."""
     Outbox = models.Outbox
@@ -131,7 +163,6 @@ def _claim(db: Any, models: Any, row_id: int, now: dt.datetime) -> bool:
 
 def send(db: Any, models: Any, ids: Iterable[int], *, now: dt.datetime | None = None) -> dict:
     """Send the given outbox rows now; failures stay queued with their error."""
-    mail = current_app.extensions["mail"]
     report = {"sent": 0, "failed": 0, "deferred": 0}
     for row_id in ids:
         moment = now or utcnow()
@@ -140,14 +171,12 @@ def send(db: Any, models: Any, ids: Iterable[int], *, now: dt.datetime | None = 
         row = db.session.get(models.Outbox, row_id)
         db.session.refresh(row)
         try:
-            mail.send(_message(row))
+            _deliver(_message(row))
         except Exception as exc:  # any transport failure: keep the mail, note why
-            give_up = row.attempts >= current_app.config.get(
-                "PRIVACY_MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS
-            )
+            give_up = row.attempts >= max_attempts()
             row.status = "failed" if give_up else "queued"
             row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            row.next_attempt_at = moment + BACKOFF * (2 ** (row.attempts - 1))
+            row.next_attempt_at = moment + backoff(row.attempts)
             report["failed" if give_up else "deferred"] += 1
             # No address in the log line: the outbox id is enough to find it.
             log.warning("privacy mail %s not sent (attempt %s): %s",
@@ -159,6 +188,23 @@ def send(db: Any, models: Any, ids: Iterable[int], *, now: dt.datetime | None = 
             report["sent"] += 1
         db.session.commit()
     return report
+
+
+def max_attempts() -> int:
+    return int(current_app.config.get("PRIVACY_MAIL_MAX_ATTEMPTS") or MAX_ATTEMPTS)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after ``attempts`` failures.
+
+    The first failure is usually the send right after a visitor's submit; the
+    next cron run may retry at once (cron's own interval is the pause). After
+    that the wait doubles from BACKOFF, capped, so a long outage is not hammered
+    and a message still goes out within hours of the server's return.
+    """
+    if attempts <= 1:
+        return dt.timedelta(0)
+    return min(BACKOFF * (2 ** (attempts - 2)), BACKOFF_CAP)
 
 
 def deliver_due(db: Any, models: Any, *, now: dt.datetime | None = None,

@@ -105,6 +105,10 @@ def _sources(settings: Settings, sources: Iterable[Source], language: str) -> li
                        period=format_period(longest))
         else:
             period = format_period(settings.category(source.category))
+        if source.builtin:
+            from .retention import builtin_periods
+
+            period = builtin_periods(settings).get(source.name, period)
         rows.append({
             "name": source.name,
             "label": localize(source.label, language) or source.name,

@@ -1,0 +1,3 @@
+from bench.purge import main
+
+main()

@@ -1,0 +1,229 @@
+"""The contact and quote form's rules: store the message with its purpose, prove
+the consent, and queue the mail about it, all in one transaction.
+
+Nothing here reads the request: the view (or any other caller) passes plain,
+already-collected values, so the rules can be used and tested without HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from contextlib import nullcontext
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+
+from . import consent, mail
+from .config import Settings, localize
+from .forms import AgeLabel, normalize_email
+from .i18n import gettext as _
+from .models import utcnow
+from .policy import current_version
+from .signals import consent_given, message_received
+
+log = logging.getLogger(__name__)
+
+#: The consent record's purpose and form name for this form.
+CONSENT_PURPOSE = "contact"
+FORM_NAME = "contact"
+
+#: Field limits, shared by the form and the domain check (the columns allow this much).
+MAX_NAME = 200
+MAX_PHONE = 40
+MAX_COMPANY = 200
+MAX_MESSAGE = 5000
+
+#: At most this many acknowledgements to one address per day: the form must not
+#: become a way to mail-bomb someone else's address.
+ACK_CAP_PER_DAY = 5
+
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+
+
+class ContactError(ValueError):
+    """A value the form should have refused reached the domain layer."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def purposes(settings: Settings) -> Mapping[str, Mapping[str, Any]]:
+    """The configured purposes, in order: name -> {"label", "category"}."""
+    return settings.contact_purposes
+
+
+def purpose_label(settings: Settings, name: str, language: str) -> str:
+    spec = settings.contact_purposes.get(name)
+    return localize(spec["label"], language) if spec else name
+
+
+def notice(language: str | None = None) -> str:
+    """What the form says about the use of the details, in ``language``."""
+    with force_locale(language) if language else nullcontext():
+        return _(
+            "We use these details only to answer your question or quote request. "
+            "Our privacy policy says how long we keep them and what your rights are."
+        )
+
+
+def consent_wording(language: str) -> str:
+    """The exact text the visitor agreed to: the notice and the age statement."""
+    with force_locale(language):
+        return f"{notice()}\n{AgeLabel()}"
+
+
+def submit(
+    state: Any,
+    *,
+    name: str,
+    email: str,
+    phone: str | None,
+    company: str | None,
+    purpose: str,
+    message: str,
+    language: str,
+    ip: str | None,
+) -> Any:
+    """Store a message with its consent proof and its two mails; send after commit.
+
+    Raises :class:`ContactError` for a value the form should have refused, so a
+    caller that skips the form still cannot store a half-valid message.
+    """
+    settings: Settings = state.settings
+    db, models = state.db, state.models
+    name, phone, company = _clean(name), _clean(phone) or None, _clean(company) or None
+    _check(settings, name=name, phone=phone, company=company, purpose=purpose, message=message)
+    try:
+        email = normalize_email(email)
+    except ValueError as exc:
+        raise ContactError("email", str(exc)) from None
+    if language not in settings.languages:
+        language = settings.default_language
+
+    version = current_version(settings).version
+    now = utcnow()
+    record = models.ContactMessage(
+        name=name,
+        email=email,
+        phone=phone,
+        company=company,
+        purpose=purpose,
+        retention_category=settings.contact_purposes[purpose]["category"],
+        message=message,
+        language=language,
+        ip=ip,
+        policy_version=version,
+        created_at=now,
+    )
+    try:
+        db.session.add(record)
+        proof = consent.give(
+            state,
+            email=email,
+            purpose=CONSENT_PURPOSE,
+            wording=consent_wording(language),
+            form=FORM_NAME,
+            age_confirmed=True,
+            language=language,
+            ip=ip,
+            policy_version=version,
+        )
+        outgoing = [_queue_notification(state, record)]
+        if _acks_today(state, email, now) < ACK_CAP_PER_DAY:
+            outgoing.append(_queue_ack(state, record))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+    # After the commit: a failing SMTP server leaves the mail queued, never lost.
+    try:
+        mail.send(db, models, [row.id for row in outgoing])
+    except Exception as exc:  # noqa: BLE001 - the message is stored; cron sends later
+        db.session.rollback()
+        log.warning("privacy contact mail left for send-mail: %s", type(exc).__name__)
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    message_received.send(app, message=record)
+    consent_given.send(app, record=proof, email=email, purpose=CONSENT_PURPOSE)
+    return record
+
+
+def _clean(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _has_control(value: str | None, multiline: bool = False) -> bool:
+    allowed = {"\n", "\r", "\t"} if multiline else set()
+    return bool(value) and any(c in _CONTROL and c not in allowed for c in value)
+
+
+def _check(settings: Settings, *, name: str, phone: str | None, company: str | None,
+           purpose: str, message: str) -> None:
+    if purpose not in settings.contact_purposes:
+        raise ContactError("purpose", "unknown purpose")
+    if not name or len(name) > MAX_NAME or _has_control(name):
+        raise ContactError("name", "missing, too long or with control characters")
+    if phone and (len(phone) > MAX_PHONE or _has_control(phone)):
+        raise ContactError("phone", "too long or with control characters")
+    if company and (len(company) > MAX_COMPANY or _has_control(company)):
+        raise ContactError("company", "too long or with control characters")
+    if not (message or "").strip() or len(message) > MAX_MESSAGE or _has_control(
+        message, multiline=True
+    ):
+        raise ContactError("message", "missing, too long or with control characters")
+
+
+def _queue_notification(state: Any, record: Any) -> Any:
+    """The maintainer's mail: the message and its purpose; Reply-To the visitor."""
+    settings: Settings = state.settings
+    language = settings.default_language
+    return mail.queue(
+        state.db,
+        state.models,
+        kind="contact-notify",
+        to=settings.notify_email,
+        template="contact_notify",
+        language=language,
+        subject_email=record.email,
+        reply_to=record.email,
+        message=record,
+        purpose_label=purpose_label(settings, record.purpose, language),
+        controller_name=settings.controller_name,
+    )
+
+
+def _queue_ack(state: Any, record: Any) -> Any:
+    """The visitor's acknowledgement, in their language. It repeats nothing the
+    visitor typed (not even the name): anyone can type someone else's address,
+    and the form must not carry their text to that inbox. No marketing either."""
+    settings: Settings = state.settings
+    return mail.queue(
+        state.db,
+        state.models,
+        kind="contact-ack",
+        to=record.email,
+        template="contact_ack",
+        language=record.language,
+        subject_email=record.email,
+        purpose_label=purpose_label(settings, record.purpose, record.language),
+        controller_name=settings.controller_name,
+        contact_email=settings.contact_email,
+    )
+
+
+def _acks_today(state: Any, email: str, now: dt.datetime) -> int:
+    Outbox = state.models.Outbox
+    db = state.db
+    return db.session.scalar(
+        db.select(db.func.count(Outbox.id)).where(
+            Outbox.kind == "contact-ack",
+            Outbox.recipient == email,
+            Outbox.created_at >= now - dt.timedelta(days=1),
+        )
+    ) or 0
+

@@ -1,0 +1,163 @@
+"""The record of processing activities (GDPR art. 30), from the registry and settings.
+
+It is built from the same registry that drives export, erasure and the purge,
+and the same configuration the privacy page shows, so the record cannot drift
+from what the software does. Printed by ``flask privacy record`` as Markdown or
+JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask_babel import force_locale
+
+from .config import localize
+from .policy import format_period
+
+#: Who the package's own records are about (art. 30(1)(c)).
+_SUBJECTS = {
+    "ContactMessage": "visitors who send a question or ask for a quote",
+    "Subscriber": "newsletter subscribers",
+    "ConsentRecord": "visitors who gave or withdrew consent",
+    "DataRequest": "data subjects who exercise their rights",
+    "Outbox": "recipients of the website's mail",
+}
+
+
+def _period(state: Any, source: Any, language: str) -> str:
+    from .retention import builtin_periods
+
+    settings = state.settings
+    if source.builtin and source.name in builtin_periods(settings):
+        return builtin_periods(settings)[source.name]
+    if source.category_column is not None:
+        return "; ".join(
+            f"{name}: {format_period(category)}" for name, category in settings.retention.items()
+        ) + f" (per row, from column {source.category_column})"
+    return format_period(settings.category(source.category))
+
+
+def build(state: Any, language: str = "en") -> dict[str, Any]:
+    """The record as plain data (JSON-able)."""
+    settings = state.settings
+    with force_locale(language):
+        activities = []
+        for source in state.sources:
+            category = None if source.category_column else settings.category(source.category)
+            activities.append({
+                "name": source.name,
+                "table": source.table.name,
+                "label": localize(source.label, language) or source.name,
+                "purpose": localize(source.purpose, language) or "(purpose not registered)",
+                "data_subjects": _SUBJECTS.get(source.name, "customers and website visitors")
+                if source.builtin else "customers and website visitors",
+                "data_categories": list(source.exported_fields()),
+                "retention_category": source.category_column and f"per row ({source.category_column})"
+                or source.category,
+                "retention": _period(state, source, language),
+                "erasable_on_request": True if category is None else category.erasable,
+                "erasure": source.erase if isinstance(source.erase, str) else "custom",
+                "registered_by": "package" if source.builtin else "site",
+            })
+        if settings.visit_log:
+            default = settings.category("default")
+            activities.append({
+                "name": "VisitLog",
+                "table": state.models.VisitLog.__table__.name,
+                "label": "Visit log",
+                "purpose": "Analysing visits to improve the website; never shared",
+                "data_subjects": "website visitors",
+                "data_categories": ["path", "ip (truncated)", "browser (family only)", "created_at"],
+                "retention_category": default.name,
+                "retention": format_period(default),
+                "erasable_on_request": True,
+                "erasure": "delete",
+                "registered_by": "package",
+            })
+        return {
+            "title": "Record of processing activities (GDPR art. 30)",
+            "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "controller": {
+                "name": settings.controller_name,
+                "email": settings.contact_email,
+                "address": settings.controller_address,
+                "phone": settings.controller_phone,
+            },
+            "purposes": [
+                {"label": localize(p["label"], language),
+                 "description": localize(p.get("description"), language),
+                 "retention_category": p.get("category", "default"),
+                 "retention": format_period(settings.category(p.get("category", "default")))}
+                for p in settings.purposes
+            ],
+            "data_categories": [localize(c, language) for c in settings.data_categories],
+            "activities": activities,
+            "retention_categories": [
+                {"name": c.name, "period": format_period(c), "erasable": c.erasable}
+                for c in settings.retention.values()
+            ],
+            "recipients": "No one but the processors below; data is never sold.",
+            "processors": [
+                {"name": p["name"], "purpose": localize(p["purpose"], language),
+                 "location": localize(p.get("location"), language) or None,
+                 "agreement_date": str(p["agreement_date"]) if p.get("agreement_date") else None}
+                for p in settings.processors
+            ],
+            "security_measures": [localize(m, language) for m in settings.security_measures] + [
+                "IP addresses truncated before storage" if settings.ip_truncate
+                else "IP addresses stored in full",
+                "identity checked by a signed, expiring link mailed to the address",
+                "automatic deletion when retention periods end (flask privacy purge)",
+                "erased addresses kept only as keyed hashes",
+            ],
+        }
+
+
+def as_json(state: Any, language: str = "en") -> str:
+    return json.dumps(build(state, language), indent=2, ensure_ascii=False)
+
+
+def _cell(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def as_markdown(state: Any, language: str = "en") -> str:
+    data = build(state, language)
+    c = data["controller"]
+    lines = [f"# {data['title']}", "", f"Generated {data['generated_at']}.", "",
+             "## Controller", "", f"- Name: {c['name']}", f"- E-mail: {c['email']}"]
+    if c["address"]:
+        lines.append(f"- Address: {c['address']}")
+    if c["phone"]:
+        lines.append(f"- Phone: {c['phone']}")
+    if data["purposes"]:
+        lines += ["", "## Purposes", "", "| purpose | retention |", "|---|---|"]
+        lines += [f"| {_cell(p['label'])} | {_cell(p['retention'])} |" for p in data["purposes"]]
+    if data["data_categories"]:
+        lines += ["", "## Categories of personal data", ""]
+        lines += [f"- {item}" for item in data["data_categories"]]
+    lines += ["", "## Processing activities", "",
+              "| record | purpose | data subjects | data | retention | erased on request |",
+              "|---|---|---|---|---|---|"]
+    for a in data["activities"]:
+        erasable = "yes" if a["erasable_on_request"] else "no (kept by law)"
+        lines.append(f"| {_cell(a['label'])} (`{a['table']}`) | {_cell(a['purpose'])} | "
+                     f"{_cell(a['data_subjects'])} | {_cell(a['data_categories'])} | "
+                     f"{_cell(a['retention'])} | {erasable} |")
+    lines += ["", "## Retention categories", "", "| category | period | erasable |", "|---|---|---|"]
+    lines += [f"| {r['name']} | {r['period']} | {'yes' if r['erasable'] else 'no'} |"
+              for r in data["retention_categories"]]
+    lines += ["", "## Recipients and processors", "", data["recipients"], ""]
+    if data["processors"]:
+        lines += ["| processor | purpose | location | agreement since |", "|---|---|---|---|"]
+        lines += [f"| {_cell(p['name'])} | {_cell(p['purpose'])} | {_cell(p['location'] or '-')} | "
+                  f"{p['agreement_date'] or '-'} |" for p in data["processors"]]
+    else:
+        lines.append("No processors configured.")
+    lines += ["", "## Security measures", ""]
+    lines += [f"- {m}" for m in data["security_measures"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,253 @@
+"""The request portal: one form, a mailed link, then the page for each right."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from .. import requests as domain
+from ..extension import State, get_state
+from ..forms import NoControlCharacters, email_field, normalize_email
+from ..i18n import current_language
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
+from ..rights import BY_KIND, RIGHTS
+from ..tokens import MAX_TOKEN_LENGTH, keyed_hash
+from . import private, render
+
+
+class RequestForm(FlaskForm):
+    email = email_field()
+    kind = RadioField(
+        _l("What would you like to do?"),
+        choices=[SelectChoice(r.kind, r.label) for r in RIGHTS],
+        validators=[InputRequired(message=_l("Choose what you would like to do."))],
+    )
+    details = TextAreaField(
+        _l("Details"),
+        validators=[Optional(), Length(max=domain.MAX_DETAILS), NoControlCharacters(multiline=True)],
+        render_kw={"maxlength": domain.MAX_DETAILS, "rows": 4},
+    )
+
+
+class ActForm(FlaskForm):
+    """A button that POSTs (CSRF only): verify, erase, record."""
+
+
+class GroundsForm(FlaskForm):
+    grounds = TextAreaField(
+        _l("Your grounds"),
+        validators=[Optional(), Length(max=domain.MAX_DETAILS), NoControlCharacters(multiline=True)],
+        render_kw={"maxlength": domain.MAX_DETAILS, "rows": 4},
+    )
+    marketing = BooleanField(_l("I object to the use of my data for direct marketing, "
+                                "such as the newsletter"))
+
+
+def _address_key() -> str:
+    """Rate-limit key per address (hashed: the limiter's storage never holds it)."""
+    try:
+        return "request:" + keyed_hash(normalize_email(request.form.get("email", "")).lower())
+    except ValueError:
+        return "request:invalid"
+
+
+def init_views(bp: Blueprint, state: State) -> None:
+    limit = state.limiter.limit
+    form_view = limit("10 per hour", methods=["POST"])(request_form)
+    form_view = limit("5 per hour", methods=["POST"], key_func=_address_key)(form_view)
+    bp.add_url_rule("/request", "request_form", form_view, methods=["GET", "POST"])
+    page_view = limit("30 per hour", methods=["POST"])(request_page)
+    # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
+    # browsers post its forms without a Referer and CSRFProtect's HTTPS Referer
+    # check would refuse every one. Its forms check the CSRF token themselves
+    # (FlaskForm), and the signed link in the URL is a second, unguessable secret.
+    state.csrf.exempt(page_view)
+    bp.add_url_rule("/request/<token>", "request_page", page_view, methods=["GET", "POST"])
+    bp.add_url_rule("/request/<token>/export.json", "request_export", request_export)
+    bp.add_url_rule("/request/<token>/export.zip", "request_export_zip", request_export_zip)
+
+
+def request_form() -> Any:
+    state = get_state()
+    form = RequestForm()
+    if request.method == "GET":
+        preset = request.args.get("kind")
+        if preset in BY_KIND:
+            form.kind.data = preset
+    if form.validate_on_submit():
+        domain.create_request(state, form.email.data, form.kind.data, form.details.data,
+                              current_language())
+        # The same page whether the address is known, new or already has a request.
+        return render("request_sent.html")
+    status = 400 if request.method == "POST" else 200
+    return render("request.html", status, form=form, rights=RIGHTS)
+
+
+ERRORS = {
+    "invalid": (400, _l("This link does not work"),
+                _l("The link is incomplete, has been replaced by a newer one, or is no longer "
+                   "valid. You can file your request again.")),
+    "expired": (410, _l("This link has expired"),
+                _l("For your safety, links expire. You can file your request again and we "
+                   "will mail you a new link.")),
+    "used": (409, _l("This link has already been used"),
+             _l("What this link was for has been done. You can file a new request if you "
+                "need to.")),
+    "closed": (409, _l("This request is closed"),
+               _l("This request has been handled. You can file a new request if you need to.")),
+    "unverified": (409, _l("Please confirm your request first"),
+                   _l("Open the link from the mail and press the button to confirm.")),
+    "failed": (503, _l("Your data could not be erased right now"),
+               _l("Something went wrong while erasing, so nothing was changed and your request "
+                  "is still open. Please try again later; we have been notified.")),
+}
+
+
+def _error(reason: str) -> Response:
+    status, title, message = ERRORS.get(reason, ERRORS["invalid"])
+    return render("request_error.html", status, title=title, message=message,
+                  retry=url_for(".request_form"))
+
+
+def _load(state: State, token: str) -> Any:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise domain.RequestError("invalid")
+    return domain.load(state, token)
+
+
+@private
+def request_page(token: str) -> Any:
+    state = get_state()
+    try:
+        req = _load(state, token)
+    except domain.RequestError as exc:
+        return _error(exc.reason)
+    language = current_language()
+    here = url_for(".request_page", token=token)
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        form = GroundsForm() if action == "mark" else ActForm()
+        if not form.validate_on_submit():
+            return _error("invalid") if not form.errors.get("csrf_token") else render(
+                "request_error.html", 400, title=_("The form had expired"),
+                message=_("Please go back, reload the page and try again."), retry=here)
+        try:
+            if action == "verify":
+                domain.verify(state, token)
+                return redirect(here, 303)
+            if req.verified_at is None:
+                return _error("unverified")
+            if action == "erase":
+                report = domain.erase_by_request(state, req)
+                return render("request_erased.html", report=report)
+            if action == "withdraw":
+                purposes = request.form.getlist("purpose")
+                chosen = None if request.form.get("all") else purposes
+                domain.withdraw_consents(state, req, chosen, language)
+                return redirect(here, 303)
+            if action == "mark":
+                domain.record_mark(state, req, form.grounds.data, bool(form.marketing.data))
+                return redirect(here, 303)
+            if action == "rectify":
+                changes = _changes(request.form)
+                domain.rectify(state, req, changes, request.form.get("note", "")[:4000])
+                return redirect(here, 303)
+        except domain.ErasureFailed:
+            return _error("failed")
+        except domain.RequestError as exc:
+            return _error(exc.reason)
+        return _error("invalid")
+    if req.verified_at is None:
+        return render("request_verify.html", req=req, right=BY_KIND[req.kind], form=ActForm())
+    return _verified_page(state, req, token, language)
+
+
+def _changes(form: Any) -> dict[tuple[int, Any, str], str]:
+    """Fields named ``fix-<source>-<row>-<field>`` from the rectification form."""
+    changes: dict[tuple[int, Any, str], str] = {}
+    for key, value in form.items():
+        if not key.startswith("fix-"):
+            continue
+        parts = key.split("-", 3)
+        if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
+            continue
+        changes[(int(parts[1]), int(parts[2]), parts[3])] = value[:1000]
+    return changes
+
+
+def _verified_page(state: State, req: Any, token: str, language: str) -> Response:
+    data = domain.export_subject(state, req.email, language)
+    sources = [s for s in data["sources"] if s["records"]]
+    context: dict[str, Any] = {
+        "req": req,
+        "right": BY_KIND[req.kind],
+        "token": token,
+        "data": data,
+        "sources": sources,
+        "form": ActForm(),
+        "open": req.status in domain.OPEN,
+        "due": domain.due(req),
+    }
+    if req.kind == "erasure":
+        context["plan"] = _erasure_plan(state, sources)
+    elif req.kind == "withdraw":
+        context["consents"] = domain.active_consents(state, req.email)
+    elif req.kind in ("objection", "restriction"):
+        form = GroundsForm()
+        form.grounds.data = req.details
+        context["form"] = form
+        context["marked"] = req.token_used_at is not None
+    elif req.kind == "rectification":
+        context["editable"] = domain.editable_records(state, req.email, language)
+    return render("request_page.html", **context)
+
+
+def _erasure_plan(state: State, sources: list[dict]) -> dict[str, list]:
+    """Which sources will be erased and which are kept by law, for the summary."""
+    erased, kept = [], []
+    for source in sources:
+        categories = source["retention"]["categories"]
+        if categories and all(not c["erasable"] for c in categories):
+            kept.append(source)
+        else:
+            erased.append(source)
+    return {"erased": erased, "kept": kept}
+
+
+def _export_request(token: str) -> Any:
+    state = get_state()
+    req = _load(state, token)
+    if req.verified_at is None:
+        raise domain.RequestError("unverified")
+    return state, req
+
+
+@private
+def request_export(token: str) -> Any:
+    try:
+        state, req = _export_request(token)
+    except domain.RequestError as exc:
+        return _error(exc.reason)
+    data = domain.export_subject(state, req.email, current_language())
+    response = Response(domain.export_json(data), mimetype="application/json")
+    # No personal data in the file name (it ends up in download folders and logs).
+    response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.json"'
+    return response
+
+
+@private
+def request_export_zip(token: str) -> Any:
+    try:
+        state, req = _export_request(token)
+    except domain.RequestError as exc:
+        return _error(exc.reason)
+    data = domain.export_subject(state, req.email, current_language())
+    response = Response(domain.export_zip(data), mimetype="application/zip")
+    response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.zip"'
+    return response

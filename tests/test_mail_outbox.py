@@ -1,0 +1,146 @@
+"""Mail is never lost: when the SMTP server is down the visitor still sees success,
+the mail waits in the outbox with its error, and ``flask privacy send-mail``
+delivers it once the server is back, with back-off and a limit on attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+
+from flask_webence_privacy import mail
+from flask_webence_privacy.models import utcnow
+
+from .conftest import Inbox, csrf_token, free_port, handles
+
+URL = "/privacy/contact"
+
+
+def send_message(app, **extra):
+    client = app.test_client()
+    data = {
+        "csrf_token": csrf_token(client, URL),
+        "purpose": "question",
+        "name": "Bram",
+        "email": "bram@example.nl",
+        "message": "Werkt mijn contactformulier?",
+        "age_ok": "y",
+    }
+    data.update(extra)
+    return client.post(URL, data=data)
+
+
+def outbox(app):
+    db, _ = handles(app)
+    models = app.extensions["webence_privacy"].models
+    with app.app_context():
+        rows = db.session.scalars(db.select(models.Outbox).order_by(models.Outbox.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_with_the_smtp_server_down_the_mail_waits_and_cron_delivers_it(make_app, inbox):
+    closed = free_port()
+    down = make_app(MAIL_PORT=closed)
+    response = send_message(down)
+    assert response.status_code == 200
+    assert "Bedankt voor uw bericht" in response.get_data(as_text=True)
+
+    rows = outbox(down)
+    assert [(r.kind, r.status, r.attempts) for r in rows] == [
+        ("contact-notify", "queued", 1), ("contact-ack", "queued", 1)]
+    assert all(r.last_error and "Connection" in r.last_error for r in rows)
+    assert inbox.messages == []
+
+    # The server is back: cron runs `flask privacy send-mail` with the right port.
+    up = make_app()
+    result = up.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert result.exit_code == 0, result.output
+    assert "2 sent" in result.output
+    inbox.wait(2)
+    assert "Werkt mijn contactformulier?" in Inbox.text(inbox.to("info@webence.nl")[0])
+    assert len(inbox.to("bram@example.nl")) == 1
+    rows = outbox(up)
+    assert [(r.status, r.attempts, r.last_error) for r in rows] == [
+        ("sent", 2, None), ("sent", 2, None)]
+
+    # Nothing is sent twice.
+    result = up.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert "0 sent" in result.output
+    assert len(inbox.messages) == 2
+
+
+def test_after_the_last_attempt_a_mail_is_marked_failed(make_app, inbox):
+    app = make_app(MAIL_PORT=free_port(), PRIVACY_MAIL_MAX_ATTEMPTS=3)
+    send_message(app)
+    db, _ = handles(app)
+    state = app.extensions["webence_privacy"]
+    now = utcnow()
+    with app.app_context():
+        # Attempt 2 may follow at once (cron's interval is the pause) ...
+        assert mail.deliver_due(db, state.models, now=now) == {
+            "sent": 0, "failed": 0, "deferred": 2}
+        # ... attempt 3 only after the back-off.
+        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(minutes=4)) == {
+            "sent": 0, "failed": 0, "deferred": 0}
+        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(minutes=6)) == {
+            "sent": 0, "failed": 2, "deferred": 0}
+        # Given up: later runs leave it alone, and the CLI says so.
+        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(days=2)) == {
+            "sent": 0, "failed": 0, "deferred": 0}
+    rows = outbox(app)
+    assert [(r.status, r.attempts) for r in rows] == [("failed", 3), ("failed", 3)]
+    assert all(r.last_error for r in rows)
+    assert inbox.messages == []
+
+
+def test_the_back_off_doubles_and_is_capped():
+    assert mail.backoff(1) == dt.timedelta(0)
+    assert mail.backoff(2) == dt.timedelta(minutes=5)
+    assert mail.backoff(3) == dt.timedelta(minutes=10)
+    assert mail.backoff(20) == mail.BACKOFF_CAP
+
+
+def test_a_row_is_claimed_once_so_two_workers_never_both_send(make_app, inbox):
+    app = make_app(MAIL_PORT=free_port())
+    send_message(app)
+    up = make_app()
+    db, _ = handles(up)
+    state = up.extensions["webence_privacy"]
+    ids = [r.id for r in outbox(up)]
+    with up.app_context():
+        first = mail.send(db, state.models, ids)
+        second = mail.send(db, state.models, ids)
+    assert first["sent"] == 2 and second["sent"] == 0
+    inbox.wait(2)
+    assert len(inbox.messages) == 2
+
+
+def test_send_mail_reports_counts_when_nothing_is_due(app):
+    result = app.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert result.exit_code == 0
+    assert result.output.strip() == "Mail: 0 sent, 0 to retry later, 0 given up."
+
+
+def test_a_failed_send_logs_no_address_name_or_content(make_app, inbox, caplog):
+    app = make_app(MAIL_PORT=free_port())
+    with caplog.at_level("DEBUG"):
+        send_message(app)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "not sent" in logged
+    for personal in ("bram@example.nl", "Bram", "Werkt mijn"):
+        assert personal not in logged
+
+
+def test_a_server_that_never_answers_does_not_hang_the_visitor(make_app, inbox):
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        app = make_app(MAIL_PORT=silent.getsockname()[1], PRIVACY_MAIL_TIMEOUT=0.5)
+        started = time.monotonic()
+        response = send_message(app)
+        assert time.monotonic() - started < 5
+    assert response.status_code == 200
+    rows = outbox(app)
+    assert [r.status for r in rows] == ["queued", "queued"]
+    assert all("timed out" in r.last_error for r in rows)
