@@ -34,6 +34,14 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _local_debug_admin() -> bool:
+    """The demo has no logins: the maintainer's pages open only in debug mode and
+    only from this machine. A real site returns its own "is a maintainer" check."""
+    from flask import current_app, request
+
+    return current_app.debug and request.remote_addr in ("127.0.0.1", "::1")
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     instance = Path(app.instance_path)
@@ -53,6 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
+
+    app.config.setdefault("PRIVACY_ADMIN_CHECK", _local_debug_admin)
 
     db.init_app(app)
     from . import models
