@@ -17,7 +17,7 @@ from flask import Flask, render_template
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
-from flask_webence_privacy.i18n import current_language
+from flask_webence_privacy.language import current_language
 
 from . import demo
 

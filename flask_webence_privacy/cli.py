@@ -1,49 +1,55 @@
 """``flask privacy ...``: the commands cron and maintainers run.
 
 Commands are thin: they parse arguments and call the same domain functions as
-the views and the admin.
+the views and the admin. Every address argument goes through
+:func:`flask_webence_privacy.address.canonical`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask.cli import AppGroup
 
-from .extension import get_state
+from . import address, keeping, mail, policy, record, retention
+from .requests import erasure, export, lifecycle
+from .requests.erasure import ErasureReport
+from .state import get_state
 
 privacy_cli = AppGroup("privacy", help="Privacy: database, mail, requests and retention.")
+
+
+def _address(value: str) -> str:
+    try:
+        return address.canonical(value)
+    except address.InvalidAddress as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
 
 
 @privacy_cli.command("init-db")
 def init_db() -> None:
     """Create the package's tables (and the host's) and record the policy versions."""
-    from .policy import sync_versions
-
     state = get_state()
     state.db.create_all()
-    added = sync_versions(state.db, state.models, state.settings, state.sources)
+    added = policy.sync_versions(state.db, state.models, state.settings, state.sources)
     click.echo(f"Privacy tables ready; {added} policy version(s) recorded.")
 
 
 @privacy_cli.command("send-mail")
 def send_mail() -> None:
     """Deliver what the outbox still holds (run from cron every few minutes)."""
-    from . import mail
-
-    state = get_state()
-    report = mail.deliver_due(state.db, state.models)
+    report = mail.deliver_due(get_state())
     click.echo(
         f"Mail: {report['sent']} sent, {report['deferred']} to retry later, "
         f"{report['failed']} given up."
     )
 
 
-# -- retention (issue 6) ---------------------------------------------------------------
+# -- retention ---------------------------------------------------------------------------
 
 
-def _parse_now(value: str | None) -> object:
-    import datetime as dt
-
+def _parse_now(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -61,10 +67,8 @@ def _parse_now(value: str | None) -> object:
               help="Purge as if it were this date (UTC midnight); default: now.")
 def purge_command(dry_run: bool, now_text: str | None) -> None:
     """Delete (or anonymise) every record past its retention period."""
-    from .retention import purge
-
     now = _parse_now(now_text)  # a bad date stops here: nothing is touched
-    report = purge(get_state(), now=now, dry_run=dry_run)  # type: ignore[arg-type]
+    report = retention.purge(get_state(), now=now, dry_run=dry_run)
     click.echo(str(report))
 
 
@@ -74,22 +78,18 @@ def purge_command(dry_run: bool, now_text: str | None) -> None:
               help="Language of the configured texts.")
 def record_command(as_json: bool, language: str) -> None:
     """Print the record of processing activities (GDPR art. 30)."""
-    from .record import as_json as to_json
-    from .record import as_markdown
-
     state = get_state()
-    click.echo(to_json(state, language) if as_json else as_markdown(state, language))
+    click.echo(record.as_json(state, language) if as_json else record.as_markdown(state, language))
 
 
 @privacy_cli.command("hold")
 @click.argument("email")
 @click.option("--reason", required=True, help="Why the records must be kept (e.g. a claim).")
 def hold_command(email: str, reason: str) -> None:
-    """Keep every record of EMAIL through the purge until released."""
-    from .retention import hold
-
+    """Keep every record of EMAIL through the purge and erasure until released."""
+    state = get_state()
     try:
-        hold(get_state(), email, reason)
+        keeping.place_hold(state.db, state.models, _address(email), reason)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo("Hold recorded: the purge keeps this subject's records until released.")
@@ -99,29 +99,25 @@ def hold_command(email: str, reason: str) -> None:
 @click.argument("email")
 def release_command(email: str) -> None:
     """End the holds on EMAIL's records."""
-    from .retention import release
-
-    count = release(get_state(), email)
+    state = get_state()
+    count = keeping.release_holds(state.db, state.models, address.lookup_key(email))
     click.echo(f"{count} hold(s) released.")
 
 
-# -- requests (the portal's domain, for requests that arrive by mail or phone) ------
+# -- requests (the portal's domain, for requests that arrive by mail or phone) ------------
 
 
 @privacy_cli.command("requests")
 @click.option("--overdue", is_flag=True, help="Only requests past their due date.")
 def list_requests_command(overdue: bool) -> None:
     """Open privacy requests, overdue first, with due dates (ISO 8601)."""
-    from . import requests as domain
-
-    state = get_state()
-    rows = domain.list_requests(state, overdue_only=overdue)
+    rows = lifecycle.list_requests(get_state(), overdue_only=overdue)
     if not rows:
         click.echo("No overdue requests." if overdue else "No open requests.")
         return
     for req in rows:
-        deadline = domain.due(req)
-        flag = "OVERDUE" if domain.is_overdue(req) else ""
+        deadline = lifecycle.due(req)
+        flag = "OVERDUE" if lifecycle.is_overdue(req) else ""
         click.echo("\t".join([
             f"#{req.id}", req.kind, req.status,
             f"due {deadline.date().isoformat()}" if deadline else "due -",
@@ -133,52 +129,36 @@ def list_requests_command(overdue: bool) -> None:
 @click.argument("email")
 def export_command(email: str) -> None:
     """Print every record of EMAIL as JSON (an access request by mail or phone)."""
-    from . import requests as domain
-    from .forms import normalize_email
-
-    state = get_state()
-    try:
-        email = normalize_email(email)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
-    click.echo(domain.export_json(domain.export_subject(state, email)))
+    data = export.export_subject(get_state(), _address(email))
+    click.echo(export.export_json(data))
 
 
 @privacy_cli.command("erase")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(email: str, yes: bool) -> None:
-    """Erase EMAIL everywhere but statutory holds; prints what was erased and kept."""
-    from . import requests as domain
-    from .forms import normalize_email
-
+    """Erase EMAIL everywhere but what the law or a hold keeps; prints what was erased and kept."""
     state = get_state()
-    try:
-        email = normalize_email(email)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+    canonical = _address(email)
     if not yes:
-        click.confirm(f"Erase all data of {email}? This cannot be undone", abort=True)
+        click.confirm(f"Erase all data of {canonical}? This cannot be undone", abort=True)
     try:
-        report = domain.erase_subject(state, email)
-    except domain.ErasureFailed as exc:
+        report = erasure.erase_subject(state, canonical)
+    except erasure.ErasureFailed as exc:
         raise click.ClickException(f"erasure failed and was rolled back ({exc})") from None
     _print_erasure(report)
 
 
-def _print_erasure(report: object) -> None:
-    for row in report.erased:  # type: ignore[attr-defined]
+def _print_erasure(report: ErasureReport) -> None:
+    for row in report.erased:
         click.echo(f"erased\t{row.name}\t{row.count}")
-    for row in report.kept:  # type: ignore[attr-defined]
+    for row in report.kept:
         click.echo(f"kept\t{row.name}\t{row.count}\t{row.reason}")
-    if not report.erased and not report.kept:  # type: ignore[attr-defined]
+    if not report.erased and not report.kept:
         click.echo("Nothing found for this address.")
 
 
 @privacy_cli.command("replay-erasures")
 def replay_erasures_command() -> None:
     """Erase again what a restored backup brought back (from the erasure ledger)."""
-    from . import requests as domain
-
-    report = domain.replay_erasures(get_state())
-    _print_erasure(report)
+    _print_erasure(erasure.replay_erasures(get_state()))

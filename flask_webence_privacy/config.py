@@ -9,11 +9,14 @@ not do.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+
+log = logging.getLogger("flask_webence_privacy")
 
 PREFIX = "PRIVACY_"
 
@@ -124,6 +127,18 @@ class RetentionCategory:
 
 
 @dataclass(frozen=True)
+class NewsletterSettings:
+    """The ``PRIVACY_NEWSLETTER_*`` settings."""
+
+    confirm_hours: int
+    pending_days: int
+    max_confirm_mails: int
+    rate_limit: str
+    unsubscribe_mailto: str | None
+    wording: Text | None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated ``PRIVACY_*`` configuration of one app."""
 
@@ -154,11 +169,15 @@ class Settings:
     trusted_proxies: int
     ratelimit_storage_uri: str | None
     security_headers: bool
-    hash_key: bytes
-    contact_purposes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    contact_rate_limit: str = "5 per minute;20 per day"
-    mail_max_attempts: int = 6
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    hash_key: bytes = field(repr=False)
+    contact_purposes: Mapping[str, Mapping[str, Any]]
+    contact_rate_limit: str
+    mail_max_attempts: int
+    mail_timeout: float
+    purge_batch_size: int
+    outbox_days: int
+    proof_retention: RetentionCategory
+    newsletter: NewsletterSettings
 
     def category(self, name: str) -> RetentionCategory:
         try:
@@ -179,12 +198,13 @@ class PolicyVersionSpec:
     changes: Text | None = None
 
 
-def apply_defaults(config: dict[str, Any]) -> None:
+def apply_defaults(config: MutableMapping[str, Any]) -> None:
     for key, value in DEFAULTS.items():
         config.setdefault(PREFIX + key, value)
 
 
 def _int(config: Mapping[str, Any], key: str, *, minimum: int = 0) -> int:
+    """An integer setting of at least ``minimum``; ``True`` is not a number here."""
     value = config[PREFIX + key]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigurationError(f"{PREFIX}{key} must be an integer >= {minimum}, got {value!r}")
@@ -270,12 +290,12 @@ def parse_policy_versions(value: Any) -> tuple[PolicyVersionSpec, ...]:
     return tuple(sorted(versions, key=lambda v: (v.effective, names.index(v.version))))
 
 
-def parse_contact_purposes(value: Any, retention: Mapping[str, Any]) -> dict[str, dict]:
+def parse_contact_purposes(value: Any, retention: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``PRIVACY_CONTACT_PURPOSES``: each purpose needs a label and a known category."""
     key = PREFIX + "CONTACT_PURPOSES"
     if not isinstance(value, Mapping) or not value:
         raise ConfigurationError(f"{key} must be a non-empty mapping of purpose to its spec")
-    purposes: dict[str, dict] = {}
+    purposes: dict[str, dict[str, Any]] = {}
     for name, spec in value.items():
         where = f"{key}[{name!r}]"
         # The name is stored (40 characters) and posted as a form value.
@@ -292,7 +312,8 @@ def parse_contact_purposes(value: Any, retention: Mapping[str, Any]) -> dict[str
     return purposes
 
 
-def _sequence(config: Mapping[str, Any], key: str, required: tuple[str, ...] = ()) -> tuple:
+def _sequence(config: Mapping[str, Any], key: str,
+              required: tuple[str, ...] = ()) -> tuple[Any, ...]:
     value = config[PREFIX + key] or ()
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ConfigurationError(f"{PREFIX}{key} must be a list")
@@ -305,6 +326,7 @@ def _sequence(config: Mapping[str, Any], key: str, required: tuple[str, ...] = (
 
 def load(config: Mapping[str, Any]) -> Settings:
     """Validate an app's configuration (defaults already applied)."""
+    warn_unknown_keys(config)
     for name in REQUIRED:
         value = config.get(PREFIX + name)
         if not value or not isinstance(value, str):
@@ -372,9 +394,66 @@ def load(config: Mapping[str, Any]) -> Settings:
         security_headers=bool(config[PREFIX + "SECURITY_HEADERS"]),
         hash_key=hash_key,
         contact_purposes=parse_contact_purposes(config[PREFIX + "CONTACT_PURPOSES"], retention),
-        contact_rate_limit=str(config[PREFIX + "CONTACT_RATE_LIMIT"]),
+        contact_rate_limit=_limit(config, "CONTACT_RATE_LIMIT"),
         mail_max_attempts=_int(config, "MAIL_MAX_ATTEMPTS", minimum=1),
-        raw={k: v for k, v in config.items() if k.startswith(PREFIX)},
+        mail_timeout=_seconds(config, "MAIL_TIMEOUT"),
+        purge_batch_size=_int(config, "PURGE_BATCH_SIZE", minimum=1),
+        outbox_days=_int(config, "OUTBOX_DAYS", minimum=1),
+        proof_retention=_named_category(config, "PROOF_RETENTION", retention),
+        newsletter=_newsletter(config),
+    )
+
+
+def warn_unknown_keys(config: Mapping[str, Any]) -> list[str]:
+    """Log a warning for each ``PRIVACY_*`` key the package does not know: a typo
+    would otherwise leave a setting at its default without a word."""
+    unknown = sorted(k for k in config if k.startswith(PREFIX) and k[len(PREFIX):] not in DEFAULTS)
+    for key in unknown:
+        log.warning("%s is not a setting of flask-webence-privacy and is ignored "
+                    "(see the README's configuration reference)", key)
+    return unknown
+
+
+def _limit(config: Mapping[str, Any], key: str) -> str:
+    value = config[PREFIX + key]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{PREFIX}{key} must be a limit like '10 per hour', got {value!r}")
+    return value
+
+
+def _seconds(config: Mapping[str, Any], key: str) -> float:
+    value = config[PREFIX + key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigurationError(f"{PREFIX}{key} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _named_category(config: Mapping[str, Any], key: str,
+                    retention: Mapping[str, RetentionCategory]) -> RetentionCategory:
+    name = config[PREFIX + key]
+    if name not in retention:
+        raise ConfigurationError(
+            f"{PREFIX}{key} names unknown retention category {name!r}; "
+            f"{PREFIX}RETENTION has {', '.join(sorted(retention))}"
+        )
+    return retention[name]
+
+
+def _newsletter(config: Mapping[str, Any]) -> NewsletterSettings:
+    mailto = config[PREFIX + "NEWSLETTER_UNSUBSCRIBE_MAILTO"]
+    if mailto is not None:
+        mailto = str(mailto).removeprefix("mailto:")
+        if "@" not in mailto or any(c in mailto for c in "\r\n\0<>, "):
+            raise ConfigurationError(
+                f"{PREFIX}NEWSLETTER_UNSUBSCRIBE_MAILTO is not an address: {mailto!r}"
+            )
+    return NewsletterSettings(
+        confirm_hours=_int(config, "NEWSLETTER_CONFIRM_HOURS", minimum=1),
+        pending_days=_int(config, "NEWSLETTER_PENDING_DAYS", minimum=1),
+        max_confirm_mails=_int(config, "NEWSLETTER_MAX_CONFIRM_MAILS", minimum=1),
+        rate_limit=_limit(config, "NEWSLETTER_RATE_LIMIT"),
+        unsubscribe_mailto=mailto,
+        wording=config[PREFIX + "NEWSLETTER_WORDING"],
     )
 
 

@@ -9,11 +9,17 @@ proof and the act it proves are written together or not at all.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Iterable
 
-from sqlalchemy import func
+import sqlalchemy as sa
+from sqlalchemy import func, orm
 
-from .models import utcnow
+from .config import Settings
+from .i18n import gettext as _
+from .models import ConsentRecordRow, Models, utcnow
+from .policy import current_version, format_period
+from .registry import Rule, RuleContext, Source, make_source
+from .state import State
 
 GIVEN = "given"
 WITHDRAWN = "withdrawn"
@@ -23,11 +29,9 @@ def wording_hash(wording: str) -> str:
     return hashlib.sha256(wording.encode("utf-8")).hexdigest()
 
 
-def _record(state: Any, action: str, *, email: str, purpose: str, wording: str, form: str,
+def _record(state: State, action: str, *, email: str, purpose: str, wording: str, form: str,
             policy_version: str | None = None, age_confirmed: bool = False,
-            language: str | None = None, ip: str | None = None) -> Any:
-    from .policy import current_version
-
+            language: str | None = None, ip: str | None = None) -> ConsentRecordRow:
     record = state.models.ConsentRecord(
         email=email,
         purpose=purpose,
@@ -45,32 +49,38 @@ def _record(state: Any, action: str, *, email: str, purpose: str, wording: str, 
     return record
 
 
-def give(state: Any, **kwargs: Any) -> Any:
-    """Record consent. kwargs: email, purpose, wording (exactly as shown), form,
-    age_confirmed, language, ip, policy_version (defaults to the current one)."""
-    return _record(state, GIVEN, **kwargs)
+def give(state: State, *, email: str, purpose: str, wording: str, form: str,
+         policy_version: str | None = None, age_confirmed: bool = False,
+         language: str | None = None, ip: str | None = None) -> ConsentRecordRow:
+    """Record consent: ``email`` canonical, ``wording`` exactly as shown, the form
+    it was given on; the policy version defaults to the current one."""
+    return _record(state, GIVEN, email=email, purpose=purpose, wording=wording, form=form,
+                   policy_version=policy_version, age_confirmed=age_confirmed,
+                   language=language, ip=ip)
 
 
-def withdraw(state: Any, **kwargs: Any) -> Any:
+def withdraw(state: State, *, email: str, purpose: str, wording: str, form: str,
+             policy_version: str | None = None, language: str | None = None,
+             ip: str | None = None) -> ConsentRecordRow:
     """Record a withdrawal (a new row; the proof of the consent stays)."""
-    return _record(state, WITHDRAWN, **kwargs)
+    return _record(state, WITHDRAWN, email=email, purpose=purpose, wording=wording, form=form,
+                   policy_version=policy_version, language=language, ip=ip)
 
 
-def latest(state: Any, email: str) -> dict[str, Any]:
-    """The newest record per purpose for one address: {purpose: record}."""
+def latest(state: State, email: str) -> dict[str, ConsentRecordRow]:
+    """The newest record per purpose for one (canonical) address: {purpose: record}."""
     Consent = state.models.ConsentRecord
-    db = state.db
     newest = (
-        db.select(Consent.purpose, func.max(Consent.id).label("id"))
+        sa.select(Consent.purpose, func.max(Consent.id).label("id"))
         .where(Consent.email == email)
         .group_by(Consent.purpose)
         .subquery()
     )
-    rows = db.session.scalars(db.select(Consent).join(newest, Consent.id == newest.c.id)).all()
+    rows = state.db.session.scalars(sa.select(Consent).join(newest, Consent.id == newest.c.id))
     return {row.purpose: row for row in rows}
 
 
-def active(state: Any, email: str) -> list[Any]:
+def active(state: State, email: str) -> list[ConsentRecordRow]:
     """Consents given and not withdrawn since, newest first."""
     return sorted(
         (r for r in latest(state, email).values() if r.action == GIVEN),
@@ -79,8 +89,55 @@ def active(state: Any, email: str) -> list[Any]:
     )
 
 
-def has_consent(state: Any, email: str, purpose: str, *, policy_version: str | None = None) -> bool:
+def has_consent(state: State, email: str, purpose: str, *, policy_version: str | None = None) -> bool:
     record = latest(state, email).get(purpose)
     if record is None or record.action != GIVEN:
         return False
     return policy_version is None or record.policy_version == policy_version
+
+
+# -- as a source of personal data, with its retention ------------------------------------
+
+
+def _rules(source: Source, context: RuleContext) -> Iterable[Rule]:
+    """A consent and its withdrawal go a proof period after the withdrawal; a
+    consent given again later is untouched. The consents go first: were the run
+    to stop in between, a withdrawal without its consent is harmless, a consent
+    without its withdrawal would look in force."""
+    Consent = context.models.ConsentRecord
+    cutoff = context.settings.proof_retention.cutoff(context.now)
+    later = orm.aliased(Consent)
+    withdrawn = sa.exists().where(
+        later.email == Consent.email, later.purpose == Consent.purpose,
+        later.action == WITHDRAWN, later.created_at < cutoff,
+        later.created_at >= Consent.created_at)
+    table, subject = source.table, source.subject_key()
+    yield Rule(table, source.name, "withdrawn consent", cutoff,
+               sa.and_(Consent.action != WITHDRAWN, withdrawn), subject)
+    yield Rule(table, source.name, "withdrawal", cutoff,
+               sa.and_(Consent.action == WITHDRAWN, Consent.created_at < cutoff), subject)
+
+
+def _period(settings: Settings) -> str:
+    return _("while the consent is in force, and %(proof)s after you withdraw it",
+             proof=format_period(settings.proof_retention))
+
+
+def source(models: Models) -> Source:
+    return make_source(
+        models.ConsentRecord,
+        label={"en": "Consents you gave or withdrew", "nl": "Gegeven en ingetrokken toestemmingen"},
+        purpose={"en": "Proof of consent (GDPR art. 7)", "nl": "Bewijs van toestemming (AVG art. 7)"},
+        fields=("purpose", "action", "wording", "policy_version", "form",
+                "age_confirmed", "language", "created_at"),
+        builtin=True,
+        canonical_email=True,
+        rules=_rules,
+        period=_period,
+    )
+
+
+def age_statement(settings: Settings) -> str:
+    """The age box's label, in the active locale: part of the wording a consent proves."""
+    return _("I am %(age)d or older, or have permission from a parent or guardian",
+             age=settings.min_consent_age)

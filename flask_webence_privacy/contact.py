@@ -7,7 +7,6 @@ already-collected values, so the rules can be used and tested without HTTP.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -16,13 +15,14 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 
-from . import consent, mail
+from . import address, consent, mail
 from .config import Settings, localize
-from .forms import AgeLabel, normalize_email
 from .i18n import gettext as _
-from .models import utcnow
+from .models import ContactMessageRow, Models, OutboxRow, utcnow
 from .policy import current_version
+from .registry import Source, make_source
 from .signals import consent_given, message_received
+from .state import State
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ def notice(language: str | None = None) -> str:
         )
 
 
-def consent_wording(language: str) -> str:
+def consent_wording(settings: Settings, language: str) -> str:
     """The exact text the visitor agreed to: the notice and the age statement."""
     with force_locale(language):
-        return f"{notice()}\n{AgeLabel()}"
+        return f"{notice()}\n{consent.age_statement(settings)}"
 
 
 def submit(
-    state: Any,
+    state: State,
     *,
     name: str,
     email: str,
@@ -87,7 +87,7 @@ def submit(
     message: str,
     language: str,
     ip: str | None,
-) -> Any:
+) -> ContactMessageRow:
     """Store a message with its consent proof and its two mails; send after commit.
 
     Raises :class:`ContactError` for a value the form should have refused, so a
@@ -98,8 +98,8 @@ def submit(
     name, phone, company = _clean(name), _clean(phone) or None, _clean(company) or None
     _check(settings, name=name, phone=phone, company=company, purpose=purpose, message=message)
     try:
-        email = normalize_email(email)
-    except ValueError as exc:
+        email = address.canonical(email)
+    except address.InvalidAddress as exc:
         raise ContactError("email", str(exc)) from None
     if language not in settings.languages:
         language = settings.default_language
@@ -125,7 +125,7 @@ def submit(
             state,
             email=email,
             purpose=CONSENT_PURPOSE,
-            wording=consent_wording(language),
+            wording=consent_wording(settings, language),
             form=FORM_NAME,
             age_confirmed=True,
             language=language,
@@ -133,7 +133,7 @@ def submit(
             policy_version=version,
         )
         outgoing = [_queue_notification(state, record)]
-        if _acks_today(state, email, now) < ACK_CAP_PER_DAY:
+        if mail.sent_today(state, "contact-ack", email, now) < ACK_CAP_PER_DAY:
             outgoing.append(_queue_ack(state, record))
         db.session.commit()
     except Exception:
@@ -142,7 +142,7 @@ def submit(
 
     # After the commit: a failing SMTP server leaves the mail queued, never lost.
     try:
-        mail.send(db, models, [row.id for row in outgoing])
+        mail.send(state, [row.id for row in outgoing])
     except Exception as exc:  # noqa: BLE001 - the message is stored; cron sends later
         db.session.rollback()
         log.warning("privacy contact mail left for send-mail: %s", type(exc).__name__)
@@ -159,7 +159,7 @@ def _clean(value: str | None) -> str:
 
 def _has_control(value: str | None, multiline: bool = False) -> bool:
     allowed = {"\n", "\r", "\t"} if multiline else set()
-    return bool(value) and any(c in _CONTROL and c not in allowed for c in value)
+    return any(c in _CONTROL and c not in allowed for c in value or "")
 
 
 def _check(settings: Settings, *, name: str, phone: str | None, company: str | None,
@@ -178,13 +178,12 @@ def _check(settings: Settings, *, name: str, phone: str | None, company: str | N
         raise ContactError("message", "missing, too long or with control characters")
 
 
-def _queue_notification(state: Any, record: Any) -> Any:
+def _queue_notification(state: State, record: ContactMessageRow) -> OutboxRow:
     """The maintainer's mail: the message and its purpose; Reply-To the visitor."""
     settings: Settings = state.settings
     language = settings.default_language
     return mail.queue(
-        state.db,
-        state.models,
+        state,
         kind="contact-notify",
         to=settings.notify_email,
         template="contact_notify",
@@ -197,33 +196,34 @@ def _queue_notification(state: Any, record: Any) -> Any:
     )
 
 
-def _queue_ack(state: Any, record: Any) -> Any:
+def _queue_ack(state: State, record: ContactMessageRow) -> OutboxRow:
     """The visitor's acknowledgement, in their language. It repeats nothing the
     visitor typed (not even the name): anyone can type someone else's address,
     and the form must not carry their text to that inbox. No marketing either."""
     settings: Settings = state.settings
     return mail.queue(
-        state.db,
-        state.models,
+        state,
         kind="contact-ack",
         to=record.email,
         template="contact_ack",
-        language=record.language,
+        language=record.language or settings.default_language,
         subject_email=record.email,
-        purpose_label=purpose_label(settings, record.purpose, record.language),
+        purpose_label=purpose_label(settings, record.purpose,
+                                    record.language or settings.default_language),
         controller_name=settings.controller_name,
         contact_email=settings.contact_email,
     )
 
 
-def _acks_today(state: Any, email: str, now: dt.datetime) -> int:
-    Outbox = state.models.Outbox
-    db = state.db
-    return db.session.scalar(
-        db.select(db.func.count(Outbox.id)).where(
-            Outbox.kind == "contact-ack",
-            Outbox.recipient == email,
-            Outbox.created_at >= now - dt.timedelta(days=1),
-        )
-    ) or 0
-
+def source(models: Models) -> Source:
+    """Contact messages follow their purpose's retention category, stored per row."""
+    return make_source(
+        models.ContactMessage,
+        category_column="retention_category",
+        label={"en": "Contact and quote messages", "nl": "Contact- en offerteberichten"},
+        purpose={"en": "Answering your question or quote request",
+                 "nl": "Uw vraag of offerteaanvraag beantwoorden"},
+        editable=("name", "phone", "company"),
+        builtin=True,
+        canonical_email=True,
+    )

@@ -13,19 +13,25 @@ import datetime as dt
 import json
 import logging
 import smtplib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Connection, Message
+from jinja2 import TemplateNotFound
 
-from .models import utcnow
+from .config import Settings
+from .i18n import gettext as _
+from .models import Models, OutboxRow, utcnow
+from .policy import format_days
+from .registry import Rule, RuleContext, Source, make_source
+from .state import State
 
 log = logging.getLogger(__name__)
 
-#: Attempts before a mail is given up on (status "failed"), and the back-off base.
-MAX_ATTEMPTS = 6
+#: The back-off base and cap between attempts.
 BACKOFF = dt.timedelta(minutes=5)
 BACKOFF_CAP = dt.timedelta(hours=6)
 #: A row left "sending" this long (a worker died mid-send) is tried again.
@@ -50,17 +56,14 @@ def render(template: str, language: str, **context: Any) -> tuple[str, str, str 
         subject = render_template(f"{base}.subject.txt", **context).strip()
         text = render_template(f"{base}.txt", **context)
         try:
-            html = render_template(f"{base}.html", **context)
-        except Exception as exc:  # a site may ship text-only overrides
-            if type(exc).__name__ != "TemplateNotFound":
-                raise
+            html: str | None = render_template(f"{base}.html", **context)
+        except TemplateNotFound:  # a site may ship text-only overrides
             html = None
     return " ".join(subject.split()), text, html
 
 
 def queue(
-    db: Any,
-    models: Any,
+    state: State,
     *,
     kind: str,
     to: str,
@@ -70,12 +73,12 @@ def queue(
     reply_to: str | None = None,
     headers: Mapping[str, str] | None = None,
     **context: Any,
-) -> Any:
+) -> OutboxRow:
     """Add a rendered mail to the session (the caller commits with its record)."""
     subject, text, html = render(template, language, **context)
     for value in (to, reply_to, subject, *(headers or {}).values()):
         _clean_header(value)
-    row = models.Outbox(
+    row = state.models.Outbox(
         kind=kind,
         recipient=to,
         reply_to=reply_to,
@@ -87,26 +90,23 @@ def queue(
         status="queued",
         next_attempt_at=utcnow(),
     )
-    db.session.add(row)
+    state.db.session.add(row)
     return row
 
 
-def _sender() -> Any:
-    config = current_app.config
-    return (
-        config.get("PRIVACY_MAIL_SENDER")
-        or config.get("MAIL_DEFAULT_SENDER")
-        or (config["PRIVACY_CONTROLLER_NAME"], config["PRIVACY_CONTACT_EMAIL"])
-    )
+def _sender(settings: Settings) -> str | tuple[str, str]:
+    configured: str | tuple[str, str] | None = (
+        settings.mail_sender or current_app.config.get("MAIL_DEFAULT_SENDER"))
+    return configured or (settings.controller_name, settings.contact_email)
 
 
-def _message(row: Any) -> Message:
+def _message(row: OutboxRow, settings: Settings) -> Message:
     return Message(
         subject=row.subject,
         recipients=[row.recipient],
         body=row.body_text,
         html=row.body_html,
-        sender=_sender(),
+        sender=_sender(settings),
         reply_to=row.reply_to,
         extra_headers=json.loads(row.headers) if row.headers else None,
     )
@@ -132,19 +132,18 @@ class _TimedConnection(Connection):
         return host
 
 
-def _deliver(message: Message) -> None:
+def _deliver(message: Message, timeout: float) -> None:
     mail = current_app.extensions["mail"]
     if not hasattr(mail, "server"):  # a host's own mail object: use it as it is
         mail.send(message)
         return
-    timeout = float(current_app.config.get("PRIVACY_MAIL_TIMEOUT") or 10)
     with _TimedConnection(mail, timeout) as connection:
         connection.send(message)
 
 
-def _claim(db: Any, models: Any, row_id: int, now: dt.datetime) -> bool:
+def _claim(state: State, row_id: int, now: dt.datetime) -> bool:
     """Take one row for sending; a conditional UPDATE so two workers never both send."""
-    Outbox = models.Outbox
+    db, Outbox = state.db, state.models.Outbox
     result = db.session.execute(
         db.update(Outbox)
         .where(Outbox.id == row_id)
@@ -158,22 +157,28 @@ def _claim(db: Any, models: Any, row_id: int, now: dt.datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return getattr(result, "rowcount", 0) == 1
 
 
-def send(db: Any, models: Any, ids: Iterable[int], *, now: dt.datetime | None = None) -> dict:
+def send(state: State, ids: Iterable[int | None], *,
+         now: dt.datetime | None = None) -> dict[str, int]:
     """Send the given outbox rows now; failures stay queued with their error."""
+    db, settings = state.db, state.settings
     report = {"sent": 0, "failed": 0, "deferred": 0}
     for row_id in ids:
-        moment = now or utcnow()
-        if not _claim(db, models, row_id, moment):
+        if row_id is None:
             continue
-        row = db.session.get(models.Outbox, row_id)
+        moment = now or utcnow()
+        if not _claim(state, row_id, moment):
+            continue
+        row = db.session.get(state.models.Outbox, row_id)
+        if row is None:
+            continue
         db.session.refresh(row)
         try:
-            _deliver(_message(row))
+            _deliver(_message(row, settings), settings.mail_timeout)
         except Exception as exc:  # any transport failure: keep the mail, note why
-            give_up = row.attempts >= max_attempts()
+            give_up = row.attempts >= settings.mail_max_attempts
             row.status = "failed" if give_up else "queued"
             row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             row.next_attempt_at = moment + backoff(row.attempts)
@@ -190,10 +195,6 @@ def send(db: Any, models: Any, ids: Iterable[int], *, now: dt.datetime | None = 
     return report
 
 
-def max_attempts() -> int:
-    return int(current_app.config.get("PRIVACY_MAIL_MAX_ATTEMPTS") or MAX_ATTEMPTS)
-
-
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next try after ``attempts`` failures.
 
@@ -204,14 +205,15 @@ def backoff(attempts: int) -> dt.timedelta:
     """
     if attempts <= 1:
         return dt.timedelta(0)
-    return min(BACKOFF * (2 ** (attempts - 2)), BACKOFF_CAP)
+    doublings: int = 2 ** (attempts - 2)
+    return min(BACKOFF * doublings, BACKOFF_CAP)
 
 
-def deliver_due(db: Any, models: Any, *, now: dt.datetime | None = None,
-                limit: int = 500) -> dict:
+def deliver_due(state: State, *, now: dt.datetime | None = None,
+                limit: int = 500) -> dict[str, int]:
     """What ``flask privacy send-mail`` does: send every queued row whose time has come."""
     now = now or utcnow()
-    Outbox = models.Outbox
+    db, Outbox = state.db, state.models.Outbox
     ids = db.session.scalars(
         db.select(Outbox.id)
         .where(
@@ -223,4 +225,49 @@ def deliver_due(db: Any, models: Any, *, now: dt.datetime | None = None,
         .order_by(Outbox.id)
         .limit(limit)
     ).all()
-    return send(db, models, ids, now=now)
+    return send(state, ids, now=now)
+
+
+def sent_today(state: State, kind: str, recipient: str, now: dt.datetime) -> int:
+    """Mails of ``kind`` queued for ``recipient`` in the last day (a cap's count)."""
+    Outbox = state.models.Outbox
+    return state.db.session.scalar(
+        sa.select(sa.func.count(Outbox.id)).where(
+            Outbox.kind == kind, Outbox.recipient == recipient,
+            Outbox.created_at >= now - dt.timedelta(days=1))) or 0
+
+
+# -- as a source of personal data, with its retention ------------------------------------
+
+
+def _rules(source: Source, context: RuleContext) -> Iterator[Rule]:
+    """Sent mail, and mail given up on, go ``PRIVACY_OUTBOX_DAYS`` after sending or
+    queueing; queued mail is kept until it is delivered."""
+    Outbox = context.models.Outbox
+    cutoff = context.now - dt.timedelta(days=context.settings.outbox_days)
+    subject = source.subject_key()
+    yield Rule(source.table, source.name, "sent", cutoff,
+               sa.and_(Outbox.status == "sent", Outbox.sent_at < cutoff), subject)
+    yield Rule(source.table, source.name, "failed", cutoff,
+               sa.and_(Outbox.status == "failed", Outbox.created_at < cutoff), subject)
+
+
+def _period(settings: Settings) -> str:
+    return _("%(short)s after sending, or after delivery failed",
+             short=format_days(settings.outbox_days))
+
+
+def source(models: Models) -> Source:
+    return make_source(
+        models.Outbox,
+        email="subject_email",
+        other_emails=("recipient",),
+        label={"en": "Mail we sent you", "nl": "E-mail die wij u stuurden"},
+        purpose={"en": "Delivering mail about your messages and requests",
+                 "nl": "E-mail over uw berichten en verzoeken bezorgen"},
+        fields=("kind", "recipient", "subject", "status", "created_at", "sent_at"),
+        builtin=True,
+        canonical_email=True,
+        rules=_rules,
+        period=_period,
+    )

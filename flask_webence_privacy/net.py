@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import current_app, request
+from flask import request
+
+from .config import Settings
+from .state import get_state
 
 
-def client_ip() -> str:
+def client_ip(settings: Settings | None = None) -> str:
     """The address of the client, trusting ``PRIVACY_TRUSTED_PROXIES`` hops only.
 
     With N trusted proxies the client is the Nth address from the right of
     X-Forwarded-For; anything further left was written by the client itself and
     could be forged to dodge the rate limits.
     """
-    trusted = current_app.config.get("PRIVACY_TRUSTED_PROXIES", 0)
+    trusted = (settings or get_state().settings).trusted_proxies
     remote = request.remote_addr or "0.0.0.0"  # noqa: S104 - a placeholder, never bound
     if trusted <= 0:
         return remote
@@ -42,9 +45,8 @@ def truncate_ip(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def stored_ip() -> str | None:
+def stored_ip(settings: Settings | None = None) -> str | None:
     """The IP as it may be stored: truncated unless the site turned that off."""
-    address = client_ip()
-    if current_app.config.get("PRIVACY_IP_TRUNCATE", True):
-        return truncate_ip(address)
-    return address
+    settings = settings or get_state().settings
+    address = client_ip(settings)
+    return truncate_ip(address) if settings.ip_truncate else address

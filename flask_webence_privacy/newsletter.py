@@ -17,18 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
 from . import consent, mail, signals, tokens
-from .config import DEFAULTS, ConfigurationError, localize
+from .config import Settings, localize
 from .i18n import gettext as _
-from .models import utcnow
+from .models import Models, OutboxRow, SubscriberRow, utcnow
+from .policy import current_version, format_days, format_period
+from .registry import Rule, RuleContext, Source, make_source
+from .state import State
 
 log = logging.getLogger(__name__)
 
@@ -54,55 +57,9 @@ CAP_WINDOW = dt.timedelta(hours=24)
 ADDRESS_CHECK_LENGTH = 16
 
 
-# -- configuration ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewsletterConfig:
-    confirm_hours: int
-    pending_days: int
-    max_confirm_mails: int
-    rate_limit: str
-    unsubscribe_mailto: str | None
-    wording: Any
-
-
-def settings(state: Any) -> NewsletterConfig:
-    """The newsletter's ``PRIVACY_NEWSLETTER_*`` settings, validated."""
-    raw: Mapping[str, Any] = state.settings.raw
-
-    def get(key: str) -> Any:
-        return raw.get("PRIVACY_" + key, DEFAULTS[key])  # defaults live in config.py
-
-    def positive(key: str) -> int:
-        value = get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"PRIVACY_{key} must be an integer >= 1, got {value!r}")
-        return value
-
-    mailto = get("NEWSLETTER_UNSUBSCRIBE_MAILTO")
-    if mailto is not None:
-        mailto = str(mailto).removeprefix("mailto:")
-        if "@" not in mailto or any(c in mailto for c in "\r\n\0<>, "):
-            raise ConfigurationError(
-                f"PRIVACY_NEWSLETTER_UNSUBSCRIBE_MAILTO is not an address: {mailto!r}"
-            )
-    rate = get("NEWSLETTER_RATE_LIMIT")
-    if not isinstance(rate, str) or not rate.strip():
-        raise ConfigurationError("PRIVACY_NEWSLETTER_RATE_LIMIT must be a limit like '10 per hour'")
-    return NewsletterConfig(
-        confirm_hours=positive("NEWSLETTER_CONFIRM_HOURS"),
-        pending_days=positive("NEWSLETTER_PENDING_DAYS"),
-        max_confirm_mails=positive("NEWSLETTER_MAX_CONFIRM_MAILS"),
-        rate_limit=rate,
-        unsubscribe_mailto=mailto,
-        wording=get("NEWSLETTER_WORDING"),
-    )
-
-
-def consent_wording(state: Any, language: str) -> str:
+def consent_wording(state: State, language: str) -> str:
     """The consent box's label: exactly what is stored as the consent's wording."""
-    configured = settings(state).wording
+    configured = state.settings.newsletter.wording
     if configured:
         return localize(configured, language)
     with force_locale(language):
@@ -129,26 +86,26 @@ class Outcome(enum.Enum):
 class Result:
     outcome: Outcome
     subscriber_id: int | None = None
-    sent: dict = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
 
 
-def _find(state: Any, email: str, list_name: str = LIST_NAME) -> Any:
+def _find(state: State, email: str, list_name: str = LIST_NAME) -> SubscriberRow | None:
     Subscriber = state.models.Subscriber
     return state.db.session.scalar(
-        state.db.select(Subscriber)
+        sa.select(Subscriber)
         .where(Subscriber.list_name == list_name, Subscriber.email == email)
     )
 
 
-def _may_mail(state: Any, subscriber: Any, now: dt.datetime) -> bool:
+def _may_mail(state: State, subscriber: SubscriberRow, now: dt.datetime) -> bool:
     """At most N confirmation mails per address within the window: nobody can
     flood someone else's inbox by typing their address again and again."""
     if subscriber.confirm_sent_at is None or now - subscriber.confirm_sent_at >= CAP_WINDOW:
         subscriber.confirm_mails = 0
-    return (subscriber.confirm_mails or 0) < settings(state).max_confirm_mails
+    return (subscriber.confirm_mails or 0) < state.settings.newsletter.max_confirm_mails
 
 
-def _queue_confirmation(state: Any, subscriber: Any, now: dt.datetime) -> Any:
+def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetime) -> OutboxRow:
     """A fresh link (the previous one dies: only the newest nonce's hash is kept)."""
     nonce = tokens.nonce()
     subscriber.confirm_token_hash = tokens.keyed_hash(nonce)
@@ -157,21 +114,20 @@ def _queue_confirmation(state: Any, subscriber: Any, now: dt.datetime) -> Any:
     state.db.session.flush()  # a new row needs its id for the token
     token = tokens.make("newsletter-confirm", {"s": subscriber.id, "n": nonce})
     return mail.queue(
-        state.db,
-        state.models,
+        state,
         kind="newsletter-confirm",
         to=subscriber.email,
         subject_email=subscriber.email,
         template="newsletter_confirm",
         language=subscriber.language or state.settings.default_language,
         confirm_url=url_for("webence_privacy.newsletter_confirm", token=token, _external=True),
-        hours=settings(state).confirm_hours,
+        hours=state.settings.newsletter.confirm_hours,
         controller_name=state.settings.controller_name,
     )
 
 
 def subscribe(
-    state: Any,
+    state: State,
     *,
     email: str,
     wording: str,
@@ -194,10 +150,8 @@ def subscribe(
         return _subscribe(state, email, wording, language, age_confirmed, ip, now or utcnow())
 
 
-def _subscribe(state: Any, email: str, wording: str, language: str, age_confirmed: bool,
+def _subscribe(state: State, email: str, wording: str, language: str, age_confirmed: bool,
                ip: str | None, now: dt.datetime) -> Result:
-    from .policy import current_version
-
     db = state.db
     subscriber = _find(state, email)
     if subscriber is not None and subscriber.status == CONFIRMED and _confirmed_under_current(
@@ -232,23 +186,21 @@ def _subscribe(state: Any, email: str, wording: str, language: str, age_confirme
     if row is None:
         log.info("newsletter confirmation mail capped for subscriber %s", subscriber.id)
         return Result(Outcome.CAPPED, subscriber.id)
-    sent = mail.send(db, state.models, [row.id])
+    sent = mail.send(state, [row.id])
     return Result(Outcome.MAILED, subscriber.id, sent)
 
 
-def _confirmed_under_current(state: Any, email: str) -> bool:
-    from .policy import current_version
-
+def _confirmed_under_current(state: State, email: str) -> bool:
     Consent = state.models.ConsentRecord
     return bool(state.db.session.scalar(
-        state.db.select(state.db.func.count()).select_from(Consent).where(
+        sa.select(sa.func.count()).select_from(Consent).where(
             Consent.email == email, Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM,
             Consent.action == consent.GIVEN,
             Consent.policy_version == current_version(state.settings).version)
     ))
 
 
-def resend(state: Any, *, email: str, now: dt.datetime | None = None) -> Result:
+def resend(state: State, *, email: str, now: dt.datetime | None = None) -> Result:
     """A new confirmation link for a pending address; nothing for any other."""
     now = now or utcnow()
     subscriber = _find(state, email)
@@ -259,7 +211,7 @@ def resend(state: Any, *, email: str, now: dt.datetime | None = None) -> Result:
         return Result(Outcome.CAPPED, subscriber.id)
     row = _queue_confirmation(state, subscriber, now)
     state.db.session.commit()
-    return Result(Outcome.MAILED, subscriber.id, mail.send(state.db, state.models, [row.id]))
+    return Result(Outcome.MAILED, subscriber.id, mail.send(state, [row.id]))
 
 
 # -- confirming ------------------------------------------------------------------
@@ -273,8 +225,8 @@ class LinkError(Exception):
         self.reason = reason
 
 
-def _confirm_payload(state: Any, token: str) -> tuple[int, str]:
-    max_age = settings(state).confirm_hours * 3600
+def _confirm_payload(state: State, token: str) -> tuple[int, str]:
+    max_age = state.settings.newsletter.confirm_hours * 3600
     try:
         payload = tokens.load("newsletter-confirm", token, max_age=max_age)
     except tokens.TokenError as exc:
@@ -285,7 +237,7 @@ def _confirm_payload(state: Any, token: str) -> tuple[int, str]:
     return payload["s"], payload["n"]
 
 
-def check_confirm(state: Any, token: str) -> Any:
+def check_confirm(state: State, token: str) -> SubscriberRow:
     """The pending subscriber a confirmation link belongs to (for the GET page)."""
     subscriber_id, nonce = _confirm_payload(state, token)
     subscriber = state.db.session.get(state.models.Subscriber, subscriber_id)
@@ -297,8 +249,8 @@ def check_confirm(state: Any, token: str) -> Any:
     return subscriber
 
 
-def confirm(state: Any, token: str, *, ip: str | None = None,
-            now: dt.datetime | None = None) -> Any:
+def confirm(state: State, token: str, *, ip: str | None = None,
+            now: dt.datetime | None = None) -> SubscriberRow:
     """Confirm the subscription of a valid, unused link; the confirmed subscriber.
 
     The conditional UPDATE is the single-use guarantee: of two concurrent POSTs
@@ -308,7 +260,7 @@ def confirm(state: Any, token: str, *, ip: str | None = None,
     subscriber_id, nonce = _confirm_payload(state, token)
     db, Subscriber = state.db, state.models.Subscriber
     result = db.session.execute(
-        db.update(Subscriber)
+        sa.update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
             Subscriber.confirm_token_hash == tokens.keyed_hash(nonce),
@@ -318,11 +270,11 @@ def confirm(state: Any, token: str, *, ip: str | None = None,
                 confirm_mails=0)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if getattr(result, "rowcount", 0) != 1 or subscriber is None:
         db.session.rollback()
         exists = db.session.get(Subscriber, subscriber_id) is not None
         raise LinkError("used" if exists else "invalid")
-    subscriber = db.session.get(Subscriber, subscriber_id)
     db.session.refresh(subscriber)
     given = consent.latest(state, subscriber.email).get(PURPOSE)
     record = consent.give(
@@ -337,7 +289,7 @@ def confirm(state: Any, token: str, *, ip: str | None = None,
     language = subscriber.language or state.settings.default_language
     headers = unsubscribe_headers_for(state, subscriber)
     row = mail.queue(
-        db, state.models, kind="newsletter-confirmed", to=subscriber.email,
+        state, kind="newsletter-confirmed", to=subscriber.email,
         subject_email=subscriber.email, template="newsletter_confirmed", language=language,
         headers=headers, unsubscribe_url=unsubscribe_url(state, subscriber),
         controller_name=state.settings.controller_name,
@@ -346,7 +298,7 @@ def confirm(state: Any, token: str, *, ip: str | None = None,
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.consent_given.send(app, record=record, email=subscriber.email, purpose=PURPOSE)
     signals.subscription_confirmed.send(app, subscriber=subscriber)
-    mail.send(db, state.models, [row.id])
+    mail.send(state, [row.id])
     return subscriber
 
 
@@ -357,7 +309,7 @@ def _address_check(email: str) -> str:
     return tokens.keyed_hash(email)[:ADDRESS_CHECK_LENGTH]
 
 
-def unsubscribe_token(subscriber: Any) -> str:
+def unsubscribe_token(subscriber: SubscriberRow) -> str:
     """Long-lived and without a readable address: row id, list and a keyed check
     of the address (so a reused id, a changed or erased address kills the link)."""
     return tokens.make(
@@ -366,12 +318,12 @@ def unsubscribe_token(subscriber: Any) -> str:
     )
 
 
-def unsubscribe_url(state: Any, subscriber: Any) -> str:
+def unsubscribe_url(state: State, subscriber: SubscriberRow) -> str:
     return url_for("webence_privacy.newsletter_unsubscribe",
                    token=unsubscribe_token(subscriber), _external=True)
 
 
-def check_unsubscribe(state: Any, token: str) -> Any:
+def check_unsubscribe(state: State, token: str) -> SubscriberRow:
     """The subscriber of an unsubscribe link; LinkError("invalid") otherwise.
 
     No expiry: an opt-out link in a mail from years ago must still work.
@@ -392,8 +344,8 @@ def check_unsubscribe(state: Any, token: str) -> Any:
     return subscriber
 
 
-def unsubscribe(state: Any, token: str, *, one_click: bool = False,
-                now: dt.datetime | None = None) -> Any:
+def unsubscribe(state: State, token: str, *, one_click: bool = False,
+                now: dt.datetime | None = None) -> SubscriberRow:
     """Opt out; doing it twice is fine. Returns the subscriber.
 
     What stays is what honours the opt-out: the address, the list, the status
@@ -403,14 +355,14 @@ def unsubscribe(state: Any, token: str, *, one_click: bool = False,
     subscriber = check_unsubscribe(state, token)
     db, Subscriber = state.db, state.models.Subscriber
     result = db.session.execute(
-        db.update(Subscriber)
+        sa.update(Subscriber)
         .where(Subscriber.id == subscriber.id, Subscriber.status != UNSUBSCRIBED)
         .values(status=UNSUBSCRIBED, unsubscribed_at=now, confirmed_at=None, language=None,
                 policy_version=None, confirm_token_hash=None, confirm_sent_at=None,
                 confirm_mails=0)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if getattr(result, "rowcount", 0) != 1:
         db.session.rollback()
         return subscriber  # already unsubscribed: the answer is the same
     given = consent.latest(state, subscriber.email).get(PURPOSE)
@@ -433,27 +385,25 @@ def unsubscribe(state: Any, token: str, *, one_click: bool = False,
 # -- the host's mailings ---------------------------------------------------------
 
 
-def _marked(state: Any) -> Any:
+def _marked(state: State) -> sa.Select[str]:
     """Addresses that objected to marketing (art. 21(3)) or restricted processing
     (art. 18): no newsletter goes to them while the mark is active."""
     Mark = state.models.SubjectMark
     return (
-        state.db.select(Mark.email)
+        sa.select(Mark.email)
         .where(Mark.kind.in_(MARKS_STOPPING_MAIL), Mark.lifted_at.is_(None))
     )
 
 
-def recipients(state: Any, require_current_consent: bool = False) -> list[str]:
+def recipients(state: State, require_current_consent: bool = False) -> list[str]:
     """Confirmed, not unsubscribed, not objecting addresses, in subscription order.
 
     With ``require_current_consent`` only those whose newest newsletter consent
     was given under the current policy version: the others can be asked again.
     """
-    from .policy import current_version
-
     db, Subscriber = state.db, state.models.Subscriber
     query = (
-        db.select(Subscriber.email)
+        sa.select(Subscriber.email)
         .where(Subscriber.list_name == LIST_NAME, Subscriber.status == CONFIRMED)
         .where(Subscriber.email.not_in(_marked(state)))
         .order_by(Subscriber.id)
@@ -461,7 +411,7 @@ def recipients(state: Any, require_current_consent: bool = False) -> list[str]:
     if require_current_consent:
         Consent = state.models.ConsentRecord
         # Confirmed (through the mailed link) under the current version.
-        current = db.select(Consent.email).where(
+        current = sa.select(Consent.email).where(
             Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM,
             Consent.action == consent.GIVEN,
             Consent.policy_version == current_version(state.settings).version,
@@ -470,9 +420,9 @@ def recipients(state: Any, require_current_consent: bool = False) -> list[str]:
     return list(db.session.scalars(query))
 
 
-def unsubscribe_headers_for(state: Any, subscriber: Any) -> dict[str, str]:
+def unsubscribe_headers_for(state: State, subscriber: SubscriberRow) -> dict[str, str]:
     links = [f"<{unsubscribe_url(state, subscriber)}>"]
-    mailto = settings(state).unsubscribe_mailto
+    mailto = state.settings.newsletter.unsubscribe_mailto
     if mailto:
         links.append(f"<mailto:{mailto}?subject=unsubscribe>")
     return {
@@ -481,7 +431,7 @@ def unsubscribe_headers_for(state: Any, subscriber: Any) -> dict[str, str]:
     }
 
 
-def unsubscribe_headers(state: Any, email: str) -> dict[str, str]:
+def unsubscribe_headers(state: State, email: str) -> dict[str, str]:
     """RFC 2369/8058 headers for one recipient of the host's newsletter.
 
     Needs a request context or ``SERVER_NAME`` (the link is absolute, https where
@@ -494,48 +444,55 @@ def unsubscribe_headers(state: Any, email: str) -> dict[str, str]:
     return unsubscribe_headers_for(state, subscriber)
 
 
-# -- retention -------------------------------------------------------------------
+# -- as a source of personal data, with its retention ------------------------------------
 
 
-def purge_pending(state: Any, now: dt.datetime | None = None, dry_run: bool = False) -> int:
-    """Delete subscriptions left unconfirmed for ``PRIVACY_NEWSLETTER_PENDING_DAYS``.
+def _rules(source: Source, context: RuleContext) -> Iterator[Rule]:
+    """Unconfirmed sign-ups go after ``PRIVACY_NEWSLETTER_PENDING_DAYS``, and with
+    them the consent records and confirmation mails of an address that never
+    confirmed: an address typed in by anyone must not stay for a year. (Those
+    two rules select by the pending row, so they run before it goes.)
+    Unsubscribed rows keep what honours the opt-out for one proof period;
+    confirmed ones are kept while the subscription runs."""
+    models, settings, now = context.models, context.settings, context.now
+    Subscriber, Consent, Outbox = models.Subscriber, models.ConsentRecord, models.Outbox
+    pending_cutoff = now - dt.timedelta(days=settings.newsletter.pending_days)
+    stale = sa.and_(Subscriber.status == PENDING, Subscriber.created_at < pending_cutoff)
+    stale_emails = sa.select(Subscriber.email).where(stale)
+    confirmed_once = sa.select(Consent.email).where(
+        Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM)
+    label = "unconfirmed sign-up"
+    yield Rule(Consent.__table__, "ConsentRecord", label, pending_cutoff,
+               sa.and_(Consent.purpose == PURPOSE, Consent.email.in_(stale_emails),
+                       Consent.email.not_in(confirmed_once)), Consent.__table__.c.email)
+    yield Rule(Outbox.__table__, "Outbox", label, pending_cutoff,
+               sa.and_(Outbox.kind == "newsletter-confirm",
+                       Outbox.subject_email.in_(stale_emails),
+                       Outbox.status.in_(("sent", "failed"))), Outbox.__table__.c.subject_email)
+    yield Rule(source.table, source.name, "pending", pending_cutoff, stale, source.subject_key())
+    proof_cutoff = settings.proof_retention.cutoff(now)
+    yield Rule(source.table, source.name, "unsubscribed", proof_cutoff,
+               sa.and_(Subscriber.status == UNSUBSCRIBED, Subscriber.unsubscribed_at < proof_cutoff),
+               source.subject_key())
 
-    Set-based, in one transaction. The consent records and confirmation mails of
-    an address that never confirmed go with it: an address typed in by anyone
-    must not stay for a year. Addresses under a legal hold are kept.
-    Returns the number of subscriptions (that would be) deleted.
-    """
-    now = now or utcnow()
-    if isinstance(now, dt.date) and not isinstance(now, dt.datetime):
-        now = dt.datetime.combine(now, dt.time())
-    cutoff = now - dt.timedelta(days=settings(state).pending_days)
-    db, models = state.db, state.models
-    Subscriber, Consent, Outbox, Hold = (
-        models.Subscriber, models.ConsentRecord, models.Outbox, models.Hold
+
+def _period(settings: Settings) -> str:
+    return _("while you are subscribed; %(proof)s after you unsubscribe; "
+             "unconfirmed sign-ups after %(pending)s",
+             proof=format_period(settings.proof_retention),
+             pending=format_days(settings.newsletter.pending_days))
+
+
+def source(models: Models) -> Source:
+    return make_source(
+        models.Subscriber,
+        label={"en": "Newsletter subscription", "nl": "Nieuwsbriefinschrijving"},
+        purpose={"en": "Sending the newsletter you asked for",
+                 "nl": "De nieuwsbrief sturen waarvoor u zich aanmeldde"},
+        fields=("list_name", "email", "status", "language", "policy_version",
+                "created_at", "confirmed_at", "unsubscribed_at"),
+        builtin=True,
+        canonical_email=True,
+        rules=_rules,
+        period=_period,
     )
-    held = db.select(Hold.email).where(Hold.released_at.is_(None))
-    stale = (Subscriber.status == PENDING, Subscriber.created_at < cutoff,
-             Subscriber.email.not_in(held))
-    if dry_run:
-        return db.session.scalar(db.select(db.func.count()).select_from(Subscriber).where(*stale))
-    stale_emails = db.select(Subscriber.email).where(*stale)
-    confirmed_once = db.select(Consent.email).where(
-        Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM
-    )
-    db.session.execute(
-        db.delete(Consent)
-        .where(Consent.purpose == PURPOSE, Consent.email.in_(stale_emails),
-               Consent.email.not_in(confirmed_once))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        db.delete(Outbox)
-        .where(Outbox.kind == "newsletter-confirm", Outbox.subject_email.in_(stale_emails),
-               Outbox.status.in_(("sent", "failed")))
-        .execution_options(synchronize_session=False)
-    )
-    result = db.session.execute(
-        db.delete(Subscriber).where(*stale).execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount or 0

@@ -15,10 +15,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask_babel import force_locale
+from flask_sqlalchemy import SQLAlchemy
 
 from .config import PolicyVersionSpec, RetentionCategory, Settings, localize
 from .i18n import gettext as _
 from .i18n import ngettext
+from .models import Models
 from .registry import Source
 from .rights import RIGHTS
 
@@ -80,7 +82,8 @@ def _category_label(category: RetentionCategory, language: str) -> str:
     return category.name
 
 
-def _retention(settings: Settings, name: str, language: str) -> dict[str, Any]:
+def retention_info(settings: Settings, name: str, language: str) -> dict[str, Any]:
+    """A retention category as pages show it: label, period, whether erasable."""
     category = settings.category(name)
     return {
         "name": category.name,
@@ -91,33 +94,32 @@ def _retention(settings: Settings, name: str, language: str) -> dict[str, Any]:
     }
 
 
-def _sources(settings: Settings, sources: Iterable[Source], language: str) -> list[dict]:
-    rows = []
-    for source in sources:
-        if source.category_column is not None:
-            # Per-row category (e.g. contact messages follow their purpose): the
-            # page names the longest period such a row can have.
-            longest = max(
-                (settings.retention[c] for c in settings.retention),
-                key=lambda c: c.expires(dt.datetime(2000, 1, 1)),
-            )
-            period = _("up to %(period)s, depending on the purpose",
-                       period=format_period(longest))
-        else:
-            period = format_period(settings.category(source.category))
-        if source.builtin:
-            from .retention import builtin_periods
+def source_period(settings: Settings, source: Source) -> str:
+    """How long a source's rows are kept, worded for people: the feature's own
+    wording where it has one, else its category's period."""
+    if source.period is not None:
+        return source.period(settings)
+    if source.category_column is not None:
+        # Per-row category (e.g. contact messages follow their purpose): the
+        # page names the longest period such a row can have.
+        longest = max(settings.retention.values(),
+                      key=lambda c: c.expires(dt.datetime(2000, 1, 1)))
+        return _("up to %(period)s, depending on the purpose", period=format_period(longest))
+    return format_period(settings.category(source.category))
 
-            period = builtin_periods(settings).get(source.name, period)
-        rows.append({
+
+def _sources(settings: Settings, sources: Iterable[Source], language: str) -> list[dict[str, Any]]:
+    return [
+        {
             "name": source.name,
             "label": localize(source.label, language) or source.name,
             "purpose": localize(source.purpose, language),
-            "period": period,
+            "period": source_period(settings, source),
             "erasable": source.category_column is not None
             or settings.category(source.category).erasable,
-        })
-    return rows
+        }
+        for source in sources
+    ]
 
 
 def page_content(
@@ -143,11 +145,11 @@ def page_content(
             {
                 "label": localize(p["label"], language),
                 "description": localize(p.get("description"), language),
-                "retention": _retention(settings, p.get("category", "default"), language),
+                "retention": retention_info(settings, p.get("category", "default"), language),
             }
             for p in settings.purposes
         ],
-        "retention": [_retention(settings, name, language) for name in settings.retention],
+        "retention": [retention_info(settings, name, language) for name in settings.retention],
         "sources": _sources(settings, sources, language),
         "processors": [
             {
@@ -191,7 +193,7 @@ def snapshot(settings: Settings, sources: Sequence[Source], today: dt.date | Non
     return json.dumps(content, sort_keys=True, ensure_ascii=False)
 
 
-def sync_versions(db: Any, models: Any, settings: Settings, sources: Sequence[Source]) -> int:
+def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source]) -> int:
     """Record configured versions in the database; snapshot the current one.
 
     Earlier versions added now get no snapshot: today's configuration is not
@@ -221,7 +223,8 @@ def sync_versions(db: Any, models: Any, settings: Settings, sources: Sequence[So
     return added
 
 
-def stored_snapshot(db: Any, models: Any, version: str, language: str) -> dict | None:
+def stored_snapshot(db: SQLAlchemy, models: Models, version: str,
+                    language: str) -> dict[str, Any] | None:
     row = db.session.scalar(
         db.select(models.PolicyVersion).where(models.PolicyVersion.version == version)
     )

@@ -15,7 +15,9 @@ from typing import Any
 from flask_babel import force_locale
 
 from .config import localize
-from .policy import format_period
+from .policy import format_period, source_period
+from .registry import Source
+from .state import State
 
 #: Who the package's own records are about (art. 30(1)(c)).
 _SUBJECTS = {
@@ -27,20 +29,16 @@ _SUBJECTS = {
 }
 
 
-def _period(state: Any, source: Any, language: str) -> str:
-    from .retention import builtin_periods
-
-    settings = state.settings
-    if source.builtin and source.name in builtin_periods(settings):
-        return builtin_periods(settings)[source.name]
-    if source.category_column is not None:
-        return "; ".join(
-            f"{name}: {format_period(category)}" for name, category in settings.retention.items()
-        ) + f" (per row, from column {source.category_column})"
-    return format_period(settings.category(source.category))
+def _period(state: State, source: Source) -> str:
+    if source.period is not None or source.category_column is None:
+        return source_period(state.settings, source)
+    return "; ".join(
+        f"{name}: {format_period(category)}"
+        for name, category in state.settings.retention.items()
+    ) + f" (per row, from column {source.category_column})"
 
 
-def build(state: Any, language: str = "en") -> dict[str, Any]:
+def build(state: State, language: str = "en") -> dict[str, Any]:
     """The record as plain data (JSON-able)."""
     settings = state.settings
     with force_locale(language):
@@ -57,7 +55,7 @@ def build(state: Any, language: str = "en") -> dict[str, Any]:
                 "data_categories": list(source.exported_fields()),
                 "retention_category": source.category_column and f"per row ({source.category_column})"
                 or source.category,
-                "retention": _period(state, source, language),
+                "retention": _period(state, source),
                 "erasable_on_request": True if category is None else category.erasable,
                 "erasure": source.erase if isinstance(source.erase, str) else "custom",
                 "registered_by": "package" if source.builtin else "site",
@@ -116,7 +114,7 @@ def build(state: Any, language: str = "en") -> dict[str, Any]:
         }
 
 
-def as_json(state: Any, language: str = "en") -> str:
+def as_json(state: State, language: str = "en") -> str:
     return json.dumps(build(state, language), indent=2, ensure_ascii=False)
 
 
@@ -125,7 +123,7 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def as_markdown(state: Any, language: str = "en") -> str:
+def as_markdown(state: State, language: str = "en") -> str:
     data = build(state, language)
     c = data["controller"]
     lines = [f"# {data['title']}", "", f"Generated {data['generated_at']}.", "",

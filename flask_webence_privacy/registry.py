@@ -1,19 +1,71 @@
-"""Sources of personal data: every model that joins export, erasure and retention.
+"""Sources of personal data, and the retention rules each one brings.
 
 ``privacy.register(Model, ...)`` adds a :class:`Source`. The package's own models
-register through the same call, so export, erasure, the purge and the record of
-processing all read one list and cannot disagree about where data lives.
+register through the same :func:`make_source`, each feature module building its
+own (with its own retention rules where a fixed period does not fit), so
+export, erasure, the purge and the record of processing all read one list and
+cannot disagree about where data lives or how it is removed.
+
+Rules that concern one subject's rows name the column holding the address, so
+the purge can keep what :mod:`~flask_webence_privacy.keeping` says is kept.
+Anonymisation is :func:`anonymized_values`, for the purge and erasure alike.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-from .config import ConfigurationError, Text
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 
+from . import address
+from .config import ConfigurationError, RetentionCategory, Settings, Text
+from .models import Models
+
+#: A custom erase receives a SELECT of the rows to remove and returns how many it removed.
+EraseFunction = Callable[[Select[tuple[object]]], int]
+EraseMode = Literal["delete", "anonymize"] | EraseFunction
 ERASE_MODES = ("delete", "anonymize")
+#: What an anonymised text column holds instead of personal data.
+PLACEHOLDER = "[erased]"
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a retention rule is computed from: the settings, the models, the moment."""
+
+    settings: Settings
+    models: Models
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A set of expired rows of one table, and how to remove them."""
+
+    table: sa.Table
+    name: str
+    category: str
+    cutoff: dt.datetime
+    where: ColumnElement[bool]
+    #: The rows' address in canonical case, for the "kept" check; None: no subject.
+    subject: ColumnElement[str] | None = None
+    erase: EraseMode = "delete"
+    source: Source | None = None
+
+    @property
+    def pk(self) -> sa.Column[int]:
+        (column,) = self.table.primary_key.columns
+        return column
+
+
+SourceRules = Callable[["Source", RuleContext], Iterable[Rule]]
+ExtraRules = Callable[[RuleContext], Iterable[Rule]]
+PeriodText = Callable[[Settings], str]
 
 
 @dataclass(frozen=True)
@@ -23,29 +75,53 @@ class Source:
     ``category`` is a retention category name; ``category_column`` names a column
     holding one per row (the contact form stores its purpose's category). ``erase``
     is ``"delete"``, ``"anonymize"`` (personal fields set to NULL or a marker) or a
-    callable ``erase(query_of_rows) -> int``.
+    callable that receives a SELECT of the rows and returns how many it removed.
+    ``canonical_email`` says the address column holds canonical addresses only
+    (the package's own tables): compared as it is, so a plain index serves.
+    ``rules`` replaces the category's rule with the feature's own; ``period``
+    words the period for the privacy page where one category does not say it.
     """
 
-    model: Any
+    model: type
+    table: sa.Table
     name: str
     category: str = "default"
     category_column: str | None = None
     email: str = "email"
     timestamp: str = "created_at"
-    erase: str | Callable[..., int] = "delete"
+    erase: EraseMode = "delete"
     fields: tuple[str, ...] | None = None
     editable: tuple[str, ...] = ()
     purpose: Text | None = None
     label: Text | None = None
     builtin: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    canonical_email: bool = False
+    #: Further address columns whose rows are the subject's too (mail: recipient).
+    other_emails: tuple[str, ...] = ()
+    rules: SourceRules | None = field(default=None, compare=False)
+    period: PeriodText | None = field(default=None, compare=False)
+
+    def column(self, name: str) -> sa.Column[object]:
+        return self.table.c[name]
 
     @property
-    def table(self) -> Any:
-        return self.model.__table__
+    def email_column(self) -> ColumnElement[str]:
+        column: ColumnElement[str] = self.table.c[self.email]
+        return column
 
-    def column(self, name: str) -> Any:
-        return self.table.c[name]
+    @property
+    def pk(self) -> sa.Column[object]:
+        return next(iter(self.table.primary_key.columns))
+
+    def subject_key(self) -> ColumnElement[str]:
+        """This source's address column in canonical case."""
+        return address.column_key(self.email_column, self.canonical_email)
+
+    def of_subject(self, email: str) -> ColumnElement[bool]:
+        """SQL: rows of the subject with this (canonical) address."""
+        clauses = [address.matches(self.table.c[name], email, self.canonical_email)
+                   for name in (self.email, *self.other_emails)]
+        return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
 
     def exported_fields(self) -> tuple[str, ...]:
         if self.fields is not None:
@@ -58,24 +134,33 @@ class Source:
             return (self.category,)
         return tuple(known)
 
+    def retention_rules(self, context: RuleContext) -> list[Rule]:
+        if self.rules is not None:
+            return list(self.rules(self, context))
+        return category_rules(self, context)
+
 
 def make_source(
-    model: Any,
+    model: type,
     *,
     category: str = "default",
     category_column: str | None = None,
     email: str = "email",
     timestamp: str = "created_at",
-    erase: str | Callable[..., int] = "delete",
+    erase: EraseMode = "delete",
     fields: Iterable[str] | None = None,
     editable: Iterable[str] = (),
     purpose: Text | None = None,
     label: Text | None = None,
     builtin: bool = False,
+    canonical_email: bool = False,
+    other_emails: Iterable[str] = (),
+    rules: SourceRules | None = None,
+    period: PeriodText | None = None,
 ) -> Source:
     """Build a source, checking the names against the model's columns."""
     table = getattr(model, "__table__", None)
-    if table is None:
+    if not isinstance(table, sa.Table):
         raise TypeError(f"privacy.register() needs a mapped model class, got {model!r}")
     name = getattr(model, "__name__", table.name)
     columns = set(table.c.keys())
@@ -87,6 +172,9 @@ def make_source(
             )
 
     check("email", email)
+    other_names = tuple(other_emails)
+    for column in other_names:
+        check("other_emails", column)
     check("timestamp", timestamp)
     check("category_column", category_column)
     field_names = tuple(fields) if fields is not None else None
@@ -101,8 +189,11 @@ def make_source(
         )
     if not isinstance(category, str) or not category:
         raise ConfigurationError(f"privacy.register({name}): category must be a name")
+    if len(table.primary_key.columns) != 1:
+        raise ConfigurationError(f"privacy.register({name}): the table needs a one-column primary key")
     return Source(
         model=model,
+        table=table,
         name=name,
         category=category,
         category_column=category_column,
@@ -114,10 +205,14 @@ def make_source(
         purpose=purpose,
         label=label,
         builtin=builtin,
+        canonical_email=canonical_email,
+        other_emails=other_names,
+        rules=rules,
+        period=period,
     )
 
 
-def check_categories(sources: Iterable[Source], known: Mapping[str, Any]) -> None:
+def check_categories(sources: Iterable[Source], known: Mapping[str, RetentionCategory]) -> None:
     """Every fixed category must exist in ``PRIVACY_RETENTION``; named in the error."""
     for source in sources:
         if source.category_column is None and source.category not in known:
@@ -125,3 +220,66 @@ def check_categories(sources: Iterable[Source], known: Mapping[str, Any]) -> Non
                 f"privacy.register({source.name}): unknown retention category "
                 f"{source.category!r}; PRIVACY_RETENTION has {', '.join(sorted(known))}"
             )
+
+
+# -- anonymisation ---------------------------------------------------------------------
+
+
+def placeholder(column: sa.Column[object]) -> str:
+    """The marker a NOT NULL text column gets, cut to the column's length."""
+    length = getattr(column.type, "length", None)
+    return PLACEHOLDER[:length] if length else PLACEHOLDER
+
+
+def anonymized_values(source: Source) -> dict[str, object]:
+    """Column values that anonymise a row of ``source``: the one anonymiser, for
+    the purge and erasure alike.
+
+    The personal columns are the registration's ``fields`` (all columns when it
+    names none) and always the address. Each is set to NULL where allowed, else
+    to the placeholder for text; a NOT NULL non-text column keeps its value. The
+    primary key, the timestamp and the category column (what the purge needs to
+    find the row again) and foreign keys (links, not data about a person) stay.
+    """
+    table = source.table
+    keep = {source.timestamp, source.category_column, *(c.name for c in table.primary_key.columns)}
+    names = [*(source.fields if source.fields is not None else table.c.keys()), source.email]
+    values: dict[str, object] = {}
+    for name in names:
+        column = table.c[name]
+        if name in keep or column.foreign_keys:
+            continue
+        if column.nullable:
+            values[name] = None
+        elif isinstance(column.type, sa.String):
+            values[name] = placeholder(column)
+    return values
+
+
+def not_anonymized(source: Source) -> ColumnElement[bool]:
+    """Rows not anonymised yet: an anonymised row is not expired again."""
+    column = source.column(source.email)
+    return sa.and_(column.is_not(None), column != placeholder(column))
+
+
+# -- the default rule: a category's period from the row's timestamp ------------------------
+
+
+def category_rules(source: Source, context: RuleContext) -> list[Rule]:
+    """Rows older than their category's period (one rule per category a row may have)."""
+    stamp = source.column(source.timestamp)
+    if source.category_column is None:
+        categories = [context.settings.category(source.category)]
+    else:
+        categories = list(context.settings.retention.values())
+    rules = []
+    for category in categories:
+        cutoff = category.cutoff(context.now)
+        where: ColumnElement[bool] = stamp < cutoff
+        if source.category_column is not None:
+            where = sa.and_(source.column(source.category_column) == category.name, where)
+        if source.erase == "anonymize":
+            where = sa.and_(where, not_anonymized(source))
+        rules.append(Rule(source.table, source.name, category.name, cutoff, where,
+                          source.subject_key(), source.erase, source))
+    return rules

@@ -15,6 +15,8 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .state import get_state
+
 #: The purposes that have tokens; a token of one is refused by every other.
 PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request")
 #: Longer than any token this package makes; anything beyond is garbage, refused early.
@@ -29,8 +31,8 @@ class TokenError(Exception):
         self.reason = reason  # "invalid" | "expired"
 
 
-def _secret() -> Any:
-    secret = current_app.config.get("SECRET_KEY")
+def _secret() -> str | bytes:
+    secret: str | bytes | None = current_app.config.get("SECRET_KEY")
     if not secret:
         raise RuntimeError("SECRET_KEY must be set to sign privacy links")
     return secret
@@ -66,5 +68,5 @@ def keyed_hash(value: str, key: bytes | None = None) -> str:
     """HMAC-SHA256 under ``PRIVACY_HASH_KEY``: what is stored instead of a token or
     an erased address. Keyed, so a list of known addresses cannot be hashed and
     matched without the key."""
-    key = key or current_app.extensions["webence_privacy"].settings.hash_key
+    key = key or get_state().settings.hash_key
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

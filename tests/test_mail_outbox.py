@@ -78,15 +78,15 @@ def test_after_the_last_attempt_a_mail_is_marked_failed(make_app, inbox):
     now = utcnow()
     with app.app_context():
         # Attempt 2 may follow at once (cron's interval is the pause) ...
-        assert mail.deliver_due(db, state.models, now=now) == {
+        assert mail.deliver_due(state, now=now) == {
             "sent": 0, "failed": 0, "deferred": 2}
         # ... attempt 3 only after the back-off.
-        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(minutes=4)) == {
+        assert mail.deliver_due(state, now=now + dt.timedelta(minutes=4)) == {
             "sent": 0, "failed": 0, "deferred": 0}
-        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(minutes=6)) == {
+        assert mail.deliver_due(state, now=now + dt.timedelta(minutes=6)) == {
             "sent": 0, "failed": 2, "deferred": 0}
         # Given up: later runs leave it alone, and the CLI says so.
-        assert mail.deliver_due(db, state.models, now=now + dt.timedelta(days=2)) == {
+        assert mail.deliver_due(state, now=now + dt.timedelta(days=2)) == {
             "sent": 0, "failed": 0, "deferred": 0}
     rows = outbox(app)
     assert [(r.status, r.attempts) for r in rows] == [("failed", 3), ("failed", 3)]
@@ -109,8 +109,8 @@ def test_a_row_is_claimed_once_so_two_workers_never_both_send(make_app, inbox):
     state = up.extensions["webence_privacy"]
     ids = [r.id for r in outbox(up)]
     with up.app_context():
-        first = mail.send(db, state.models, ids)
-        second = mail.send(db, state.models, ids)
+        first = mail.send(state, ids)
+        second = mail.send(state, ids)
     assert first["sent"] == 2 and second["sent"] == 0
     inbox.wait(2)
     assert len(inbox.messages) == 2

@@ -524,14 +524,19 @@ def test_unconfirmed_subscriptions_are_purged_after_the_configured_days(make_app
     client = english(app.test_client())
     subscribed(app, client, inbox, "kept@example.nl")
     subscribe(client, "never@example.nl")
-    state = app.extensions["webence_privacy"]
+    privacy = app.extensions["webence_privacy"].privacy
     with app.app_context():
         now = utcnow()
-        assert newsletter.purge_pending(state, now + dt.timedelta(days=6), dry_run=False) == 0
-        assert newsletter.purge_pending(state, now + dt.timedelta(days=8), dry_run=True) == 1
+
+        def pending(days, dry_run=False):
+            report = privacy.purge(now + dt.timedelta(days=days), dry_run=dry_run)
+            return report.count("Subscriber", "pending")
+
+        assert pending(6) == 0
+        assert pending(8, dry_run=True) == 1
         assert subscriber_row(app, "never@example.nl") is not None
-        assert newsletter.purge_pending(state, now + dt.timedelta(days=8), dry_run=False) == 1
-        assert newsletter.purge_pending(state, now + dt.timedelta(days=8), dry_run=False) == 0
+        assert pending(8) == 1
+        assert pending(8) == 0
     assert subscriber_row(app, "never@example.nl") is None
     assert consents(app, "never@example.nl") == []  # an address anyone could have typed
     assert recipients(app) == ["kept@example.nl"]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from flask_webence_privacy.retention import browser_family
+from flask_webence_privacy.visits import browser_family
 from tests.conftest import handles
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -16,21 +16,21 @@ from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from .. import requests as domain
-from ..extension import State, get_state
 from ..forms import NoControlCharacters
 from ..i18n import lazy_gettext as _l
 from ..models import utcnow
+from ..requests import lifecycle
 from ..rights import BY_KIND
-from . import private, render
+from ..state import State, get_state
+from .common import private, render
 
 
 class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason"),
-        validators=[DataRequired(message=_l("Give a reason.")), Length(max=domain.MAX_DETAILS),
+        validators=[DataRequired(message=_l("Give a reason.")), Length(max=lifecycle.MAX_DETAILS),
                     NoControlCharacters(multiline=True)],
-        render_kw={"rows": 3, "maxlength": domain.MAX_DETAILS},
+        render_kw={"rows": 3, "maxlength": lifecycle.MAX_DETAILS},
     )
 
 
@@ -43,8 +43,8 @@ class ExtendForm(ReasonForm):
 class CompleteForm(FlaskForm):
     resolution = TextAreaField(
         _l("What was done (optional)"),
-        validators=[Length(max=domain.MAX_DETAILS), NoControlCharacters(multiline=True)],
-        render_kw={"rows": 2, "maxlength": domain.MAX_DETAILS},
+        validators=[Length(max=lifecycle.MAX_DETAILS), NoControlCharacters(multiline=True)],
+        render_kw={"rows": 2, "maxlength": lifecycle.MAX_DETAILS},
     )
 
 
@@ -73,12 +73,12 @@ def init_views(bp: Blueprint, state: State) -> None:
 
 
 def _row(req: Any, now: Any) -> dict[str, Any]:
-    deadline = domain.due(req)
+    deadline = lifecycle.due(req)
     return {
         "req": req,
         "right": BY_KIND.get(req.kind),
         "due": deadline.date().isoformat() if deadline else "",
-        "overdue": domain.is_overdue(req, now),
+        "overdue": lifecycle.is_overdue(req, now),
     }
 
 
@@ -88,7 +88,7 @@ def admin_index() -> Any:
     state = get_state()
     now = utcnow()
     show_all = request.args.get("all") == "1"
-    rows = [_row(r, now) for r in domain.list_requests(state, include_closed=show_all, now=now)]
+    rows = [_row(r, now) for r in lifecycle.list_requests(state, include_closed=show_all, now=now)]
     return render("admin_index.html", rows=rows, show_all=show_all)
 
 
@@ -104,7 +104,7 @@ def _detail(state: State, req: Any, status: int = 200, **forms: Any) -> Any:
 @admin_only
 def admin_detail(request_id: int) -> Any:
     state = get_state()
-    req = domain.get(state, request_id)
+    req = lifecycle.get(state, request_id)
     if req is None:
         abort(404)
     return _detail(state, req)
@@ -114,20 +114,20 @@ def admin_detail(request_id: int) -> Any:
 @admin_only
 def admin_action(request_id: int, action: str) -> Any:
     state = get_state()
-    req = domain.get(state, request_id)
+    req = lifecycle.get(state, request_id)
     if req is None:
         abort(404)
-    form_class = {"complete": CompleteForm, "reject": ReasonForm, "extend": ExtendForm}[action]
+    form_class: Any = {"complete": CompleteForm, "reject": ReasonForm, "extend": ExtendForm}[action]
     form = form_class(prefix=action)
     if not form.validate_on_submit():
         return _detail(state, req, 400, **{f"{action}_form": form})
     try:
         if action == "complete":
-            domain.complete(state, req, form.resolution.data)
+            lifecycle.complete(state, req, form.resolution.data)
         elif action == "reject":
-            domain.reject(state, req, form.reason.data)
+            lifecycle.reject(state, req, form.reason.data)
         else:
-            domain.extend(state, req, form.reason.data, int(form.months.data))
-    except (domain.RequestError, ValueError):
+            lifecycle.extend(state, req, form.reason.data, int(form.months.data))
+    except (lifecycle.RequestError, ValueError):
         return _detail(state, req, 409)
     return redirect(url_for(".admin_detail", request_id=req.id), 303)

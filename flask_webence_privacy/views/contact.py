@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from flask_wtf import FlaskForm
-from werkzeug import Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from .. import contact
-from ..extension import State, get_state
 from ..forms import NoControlCharacters, age_field, email_field
-from ..i18n import current_language
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..language import current_language
 from ..net import client_ip, stored_ip
-from . import private, render
+from ..state import State, get_state
+from .common import private, render
 
 #: A form post larger than this is refused before it is parsed (the fields' own
 #: limits add up to well under it). The host's MAX_CONTENT_LENGTH is left alone.

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from flask_wtf import FlaskForm
-from werkzeug import Response
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from .. import newsletter
-from ..extension import State, get_state
 from ..forms import age_field, email_field
-from ..i18n import current_language
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..language import current_language
 from ..net import client_ip, stored_ip
-from . import private, render
+from ..state import State, get_state
+from .common import private, render
 
 #: Generous: a mail provider sends many one-click opt-outs from few addresses, and
 #: a link without its token is useless anyway; this only stops hammering.
@@ -49,7 +48,7 @@ class ButtonForm(FlaskForm):
 
 
 def init_views(bp: Blueprint, state: State) -> None:
-    config = newsletter.settings(state)  # a configuration mistake fails at start-up
+    config = state.settings.newsletter
 
     def add(rule: str, endpoint: str, view: Any, limit: str) -> None:
         view = private(view)

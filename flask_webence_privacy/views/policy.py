@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, redirect, request, url_for
-from werkzeug import Response
+from flask import Blueprint, Response, abort, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import policy
-from ..extension import State, get_state
-from ..i18n import current_language
-from . import render, safe_next, set_language_cookie
+from ..language import current_language
+from ..state import State, get_state
+from .common import render, safe_next, set_language_cookie
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -39,7 +40,7 @@ def policy_page() -> Response:
     return render("policy.html", content=content, versions=_versions(state), earlier=None)
 
 
-def policy_version(version: str) -> Response:
+def policy_version(version: str) -> BaseResponse:
     state = get_state()
     spec = policy.find_version(state.settings, version)
     if spec is None:
@@ -58,15 +59,13 @@ def policy_version(version: str) -> Response:
     )
 
 
-def switch_language(code: str) -> Response:
+def switch_language(code: str) -> BaseResponse:
     state = get_state()
     if code not in state.settings.languages:
         abort(404)
     target = safe_next(request.args.get("next"), url_for(".policy"))
     # The lang query argument of the page we came from would override the cookie.
     if "lang=" in target:
-        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
         parts = urlsplit(target)
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "lang"])
         target = urlunsplit(("", "", parts.path, query, ""))

@@ -10,15 +10,18 @@ from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from .. import requests as domain
-from ..extension import State, get_state
-from ..forms import NoControlCharacters, email_field, normalize_email
-from ..i18n import current_language
+from .. import address
+from ..forms import NoControlCharacters, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..language import current_language
+from ..models import DataRequestRow
+from ..requests import erasure, export, lifecycle, marks
+from ..requests.lifecycle import MAX_DETAILS, OPEN, RequestError
 from ..rights import BY_KIND, RIGHTS
+from ..state import State, get_state
 from ..tokens import MAX_TOKEN_LENGTH, keyed_hash
-from . import private, render
+from .common import private, render
 
 
 class RequestForm(FlaskForm):
@@ -30,8 +33,8 @@ class RequestForm(FlaskForm):
     )
     details = TextAreaField(
         _l("Details"),
-        validators=[Optional(), Length(max=domain.MAX_DETAILS), NoControlCharacters(multiline=True)],
-        render_kw={"maxlength": domain.MAX_DETAILS, "rows": 4},
+        validators=[Optional(), Length(max=MAX_DETAILS), NoControlCharacters(multiline=True)],
+        render_kw={"maxlength": MAX_DETAILS, "rows": 4},
     )
 
 
@@ -42,8 +45,8 @@ class ActForm(FlaskForm):
 class GroundsForm(FlaskForm):
     grounds = TextAreaField(
         _l("Your grounds"),
-        validators=[Optional(), Length(max=domain.MAX_DETAILS), NoControlCharacters(multiline=True)],
-        render_kw={"maxlength": domain.MAX_DETAILS, "rows": 4},
+        validators=[Optional(), Length(max=MAX_DETAILS), NoControlCharacters(multiline=True)],
+        render_kw={"maxlength": MAX_DETAILS, "rows": 4},
     )
     marketing = BooleanField(_l("I object to the use of my data for direct marketing, "
                                 "such as the newsletter"))
@@ -52,8 +55,8 @@ class GroundsForm(FlaskForm):
 def _address_key() -> str:
     """Rate-limit key per address (hashed: the limiter's storage never holds it)."""
     try:
-        return "request:" + keyed_hash(normalize_email(request.form.get("email", "")).lower())
-    except ValueError:
+        return "request:" + keyed_hash(address.canonical(request.form.get("email", "")))
+    except address.InvalidAddress:
         return "request:invalid"
 
 
@@ -81,7 +84,7 @@ def request_form() -> Any:
         if preset in BY_KIND:
             form.kind.data = preset
     if form.validate_on_submit():
-        domain.create_request(state, form.email.data, form.kind.data, form.details.data,
+        lifecycle.create_request(state, form.email.data, form.kind.data, form.details.data,
                               current_language())
         # The same page whether the address is known, new or already has a request.
         return render("request_sent.html")
@@ -115,10 +118,10 @@ def _error(reason: str) -> Response:
                   retry=url_for(".request_form"))
 
 
-def _load(state: State, token: str) -> Any:
+def _load(state: State, token: str) -> DataRequestRow:
     if len(token) > MAX_TOKEN_LENGTH:
-        raise domain.RequestError("invalid")
-    return domain.load(state, token)
+        raise RequestError("invalid")
+    return lifecycle.load(state, token)
 
 
 @private
@@ -126,7 +129,7 @@ def request_page(token: str) -> Any:
     state = get_state()
     try:
         req = _load(state, token)
-    except domain.RequestError as exc:
+    except RequestError as exc:
         return _error(exc.reason)
     language = current_language()
     here = url_for(".request_page", token=token)
@@ -139,28 +142,28 @@ def request_page(token: str) -> Any:
                 message=_("Please go back, reload the page and try again."), retry=here)
         try:
             if action == "verify":
-                domain.verify(state, token)
+                lifecycle.verify(state, token)
                 return redirect(here, 303)
             if req.verified_at is None:
                 return _error("unverified")
             if action == "erase":
-                report = domain.erase_by_request(state, req)
+                report = erasure.erase_by_request(state, req)
                 return render("request_erased.html", report=report)
             if action == "withdraw":
                 purposes = request.form.getlist("purpose")
                 chosen = None if request.form.get("all") else purposes
-                domain.withdraw_consents(state, req, chosen, language)
+                marks.withdraw_consents(state, req, chosen, language)
                 return redirect(here, 303)
             if action == "mark":
-                domain.record_mark(state, req, form.grounds.data, bool(form.marketing.data))
+                marks.record_mark(state, req, form.grounds.data, bool(form.marketing.data))
                 return redirect(here, 303)
             if action == "rectify":
                 changes = _changes(request.form)
-                domain.rectify(state, req, changes, request.form.get("note", "")[:4000])
+                marks.rectify(state, req, changes, request.form.get("note", "")[:4000])
                 return redirect(here, 303)
-        except domain.ErasureFailed:
+        except erasure.ErasureFailed:
             return _error("failed")
-        except domain.RequestError as exc:
+        except RequestError as exc:
             return _error(exc.reason)
         return _error("invalid")
     if req.verified_at is None:
@@ -181,8 +184,9 @@ def _changes(form: Any) -> dict[tuple[int, Any, str], str]:
     return changes
 
 
-def _verified_page(state: State, req: Any, token: str, language: str) -> Response:
-    data = domain.export_subject(state, req.email, language)
+def _verified_page(state: State, req: DataRequestRow, token: str, language: str) -> Response:
+    email = req.email or ""
+    data = export.export_subject(state, email, language)
     sources = [s for s in data["sources"] if s["records"]]
     context: dict[str, Any] = {
         "req": req,
@@ -191,40 +195,29 @@ def _verified_page(state: State, req: Any, token: str, language: str) -> Respons
         "data": data,
         "sources": sources,
         "form": ActForm(),
-        "open": req.status in domain.OPEN,
-        "due": domain.due(req),
+        "open": req.status in OPEN,
+        "due": lifecycle.due(req),
     }
     if req.kind == "erasure":
-        context["plan"] = _erasure_plan(state, sources)
+        # The erasure's own walk, counting only: the page promises what it does.
+        context["plan"] = erasure.plan(state, email, language)
     elif req.kind == "withdraw":
-        context["consents"] = domain.active_consents(state, req.email)
+        context["consents"] = marks.active_consents(state, email)
     elif req.kind in ("objection", "restriction"):
         form = GroundsForm()
         form.grounds.data = req.details
         context["form"] = form
         context["marked"] = req.token_used_at is not None
     elif req.kind == "rectification":
-        context["editable"] = domain.editable_records(state, req.email, language)
+        context["editable"] = marks.editable_records(state, email, language)
     return render("request_page.html", **context)
 
 
-def _erasure_plan(state: State, sources: list[dict]) -> dict[str, list]:
-    """Which sources will be erased and which are kept by law, for the summary."""
-    erased, kept = [], []
-    for source in sources:
-        categories = source["retention"]["categories"]
-        if categories and all(not c["erasable"] for c in categories):
-            kept.append(source)
-        else:
-            erased.append(source)
-    return {"erased": erased, "kept": kept}
-
-
-def _export_request(token: str) -> Any:
+def _export_request(token: str) -> tuple[State, DataRequestRow]:
     state = get_state()
     req = _load(state, token)
     if req.verified_at is None:
-        raise domain.RequestError("unverified")
+        raise RequestError("unverified")
     return state, req
 
 
@@ -232,10 +225,10 @@ def _export_request(token: str) -> Any:
 def request_export(token: str) -> Any:
     try:
         state, req = _export_request(token)
-    except domain.RequestError as exc:
+    except RequestError as exc:
         return _error(exc.reason)
-    data = domain.export_subject(state, req.email, current_language())
-    response = Response(domain.export_json(data), mimetype="application/json")
+    data = export.export_subject(state, req.email or "", current_language())
+    response = Response(export.export_json(data), mimetype="application/json")
     # No personal data in the file name (it ends up in download folders and logs).
     response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.json"'
     return response
@@ -245,9 +238,9 @@ def request_export(token: str) -> Any:
 def request_export_zip(token: str) -> Any:
     try:
         state, req = _export_request(token)
-    except domain.RequestError as exc:
+    except RequestError as exc:
         return _error(exc.reason)
-    data = domain.export_subject(state, req.email, current_language())
-    response = Response(domain.export_zip(data), mimetype="application/zip")
+    data = export.export_subject(state, req.email or "", current_language())
+    response = Response(export.export_zip(data), mimetype="application/zip")
     response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.zip"'
     return response

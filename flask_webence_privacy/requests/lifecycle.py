@@ -1,0 +1,387 @@
+"""Filing, verifying and closing requests, and the deadline clock.
+
+A request is filed with an address and a kind; a signed link mailed to that
+address proves control of it (no identity document is ever asked for). The
+token carries only the request id and a random nonce; the row keeps a keyed
+hash of the nonce. Verification starts the deadline clock
+(``PRIVACY_REQUEST_DEADLINE_DAYS``). Acts that change data (erasure, correction,
+objection, restriction) claim the token with a conditional UPDATE on
+``token_used_at IS NULL``, so two concurrent POSTs give one success.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from blinker import NamedSignal
+from dateutil.relativedelta import relativedelta
+from flask import current_app, url_for
+from sqlalchemy.sql import Select
+
+from .. import mail, signals, tokens
+from ..config import Settings
+from ..i18n import gettext as _
+from ..keeping import OPEN_REQUEST
+from ..models import DataRequestRow, Models, OutboxRow, utcnow
+from ..policy import format_days, format_period
+from ..registry import Rule, RuleContext, Source, make_source
+from ..rights import BY_KIND, KINDS
+from ..state import State, get_state
+
+#: Statuses of a request; the open ones are on the maintainer's list.
+UNVERIFIED, VERIFIED, COMPLETED, REJECTED = "unverified", "verified", "completed", "rejected"
+OPEN = OPEN_REQUEST
+#: A second identical request within this window sends no second mail (a cap on
+#: mail to one address, so the form cannot be used to flood a mailbox).
+RESEND_WINDOW = dt.timedelta(minutes=10)
+#: GDPR art. 12(3): the deadline may be extended by at most two further months.
+MAX_EXTENSION = relativedelta(months=2)
+MAX_DETAILS = 4000
+#: Kinds whose act the visitor performs on the page; access and portability are
+#: served by showing the data, so verification completes them.
+SELF_SERVED = ("access", "portability")
+
+
+class RequestError(Exception):
+    """A request cannot be acted on; ``reason`` says why (for the page)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # invalid | expired | used | closed | unverified | failed
+
+
+@dataclass
+class Filed:
+    """What ``create_request`` did: the request, and the mail it queued (if any)."""
+
+    request: DataRequestRow
+    mail_id: int | None = None
+    created: bool = False
+
+
+def emit(signal: NamedSignal, **kwargs: Any) -> None:
+    signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
+
+
+def due(request: DataRequestRow) -> dt.datetime | None:
+    """The deadline in force: the extension if one was granted, else the first."""
+    return request.extended_until or request.due_at
+
+
+def is_overdue(request: DataRequestRow, now: dt.datetime | None = None) -> bool:
+    deadline = due(request)
+    return request.status in OPEN and deadline is not None and deadline < (now or utcnow())
+
+
+def make_token(request_id: int) -> tuple[str, str]:
+    """A fresh link token and the keyed hash of its nonce (what the row stores)."""
+    nonce = tokens.nonce()
+    return tokens.make("request", {"r": request_id, "n": nonce}), tokens.keyed_hash(nonce)
+
+
+def link(token: str) -> str:
+    return url_for("webence_privacy.request_page", token=token, _external=True)
+
+
+def kind_label(kind: str) -> Any:
+    """Lazy, so a mail renders it in the recipient's language."""
+    return BY_KIND[kind].label
+
+
+# -- filing and verifying --------------------------------------------------------
+
+
+def create_request(state: State, email: str, kind: str, details: str | None = None,
+                   language: str | None = None) -> Filed:
+    """File a request (``email`` canonical) and mail the link.
+
+    An open request of the same kind for the same address is not filed twice: its
+    link is mailed again with a fresh token (the old link dies), at most once per
+    ``RESEND_WINDOW``. The caller shows the same page whatever happened here.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown request kind {kind!r}")
+    db, models = state.db, state.models
+    DataRequest = models.DataRequest
+    language = language or state.settings.default_language
+    details = (details or "").strip()[:MAX_DETAILS] or None
+    now = utcnow()
+    existing = db.session.scalars(
+        sa.select(DataRequest)
+        .where(DataRequest.email == email, DataRequest.kind == kind,
+               DataRequest.status.in_(OPEN))
+        .order_by(DataRequest.id.desc())
+    ).first()
+    if existing is not None:
+        recent = db.session.scalar(
+            sa.select(sa.func.count()).select_from(models.Outbox).where(
+                models.Outbox.subject_email == email,
+                models.Outbox.kind == "request-verify",
+                models.Outbox.created_at >= now - RESEND_WINDOW,
+            )
+        )
+        if recent:
+            db.session.rollback()
+            return Filed(existing)
+        request, created = existing, False
+        if details and not request.details:
+            request.details = details
+    else:
+        request = DataRequest(email=email, email_hash=tokens.keyed_hash(email), kind=kind,
+                              details=details, status=UNVERIFIED, language=language,
+                              created_at=now)
+        db.session.add(request)
+        db.session.flush()  # the id goes into the token
+        created = True
+    token, token_hash = make_token(request.id)
+    request.token_hash = token_hash
+    row = mail.queue(
+        state, kind="request-verify", to=email, template="request_verify",
+        language=request.language or language, subject_email=email,
+        url=link(token), kind_label=kind_label(kind), req=request,
+        max_age_hours=state.settings.token_max_age // 3600,
+    )
+    db.session.commit()
+    if created:
+        emit(signals.request_created, request=request)
+    mail.send(state, [row.id])
+    return Filed(request, row.id, created)
+
+
+def load(state: State, token: str) -> DataRequestRow:
+    """The request a link points to; :class:`RequestError` when it does not work.
+
+    A token of another purpose, tampered, garbage or overlong is "invalid"; past
+    ``PRIVACY_TOKEN_MAX_AGE`` "expired"; replaced by a newer link, or the request
+    closed by erasure, "invalid" too (the row no longer holds its hash).
+    """
+    try:
+        payload = tokens.load("request", token, max_age=state.settings.token_max_age)
+    except tokens.TokenError as exc:
+        raise RequestError(exc.reason) from None
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("r"), int) \
+            or not isinstance(payload.get("n"), str):
+        raise RequestError("invalid")
+    request = state.db.session.get(state.models.DataRequest, payload["r"])
+    if request is None or request.token_hash != tokens.keyed_hash(payload["n"]) \
+            or request.email is None:
+        raise RequestError("invalid")
+    return request
+
+
+def verify(state: State, token: str) -> DataRequestRow:
+    """Mark the request verified (a POST): starts the clock and mails the maintainer.
+
+    Idempotent: a second POST finds it verified and changes nothing.
+    """
+    request = load(state, token)
+    if request.status == REJECTED:
+        raise RequestError("closed")
+    db, models = state.db, state.models
+    now = utcnow()
+    deadline = now + dt.timedelta(days=state.settings.request_deadline_days)
+    DataRequest = models.DataRequest
+    result = db.session.execute(
+        sa.update(DataRequest)
+        .where(DataRequest.id == request.id, DataRequest.verified_at.is_(None))
+        .values(verified_at=now, due_at=deadline, status=VERIFIED)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        db.session.rollback()
+        return load(state, token)
+    db.session.refresh(request)
+    if request.kind in SELF_SERVED:
+        # The data is handed over on the page this verification opens.
+        request.status, request.completed_at = COMPLETED, now
+        request.resolution = "self-service: data shown and offered as download"
+    row = notify_maintainer(state, request, "request_verified")
+    db.session.commit()
+    emit(signals.request_verified, request=request)
+    if request.status == COMPLETED:
+        emit(signals.request_completed, request=request)
+    mail.send(state, [row.id])
+    return request
+
+
+def notify_maintainer(state: State, request: DataRequestRow, template: str,
+                      **context: Any) -> OutboxRow:
+    """Queue the maintainer's mail about ``request`` (the caller commits)."""
+    admin_url = None
+    if "webence_privacy.admin_detail" in current_app.view_functions:
+        admin_url = url_for("webence_privacy.admin_detail", request_id=request.id,
+                            _external=True)
+    return mail.queue(
+        state, kind="request-notify", to=state.settings.notify_email,
+        template=template, language=state.settings.default_language,
+        subject_email=request.email, req=request, kind_label=kind_label(request.kind),
+        admin_url=admin_url, due=due(request), **context,
+    )
+
+
+def claim(state: State, request: DataRequestRow) -> None:
+    """Use the link for an act that changes data: once, even under concurrency.
+
+    Runs inside the caller's transaction, so a rollback gives the link back.
+    """
+    if request.verified_at is None:
+        raise RequestError("unverified")
+    if request.status not in OPEN:
+        raise RequestError("used")
+    DataRequest = state.models.DataRequest
+    result = state.db.session.execute(
+        sa.update(DataRequest)
+        .where(DataRequest.id == request.id, DataRequest.token_used_at.is_(None))
+        .values(token_used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        state.db.session.rollback()
+        raise RequestError("used")
+
+
+def mark_completed(request: DataRequestRow, resolution: str) -> None:
+    """Close ``request`` as done (the caller commits)."""
+    request.status = COMPLETED
+    request.completed_at = utcnow()
+    request.resolution = resolution
+
+
+# -- the maintainer's side -------------------------------------------------------
+
+
+def list_requests(state: State, *, overdue_only: bool = False, include_closed: bool = False,
+                  now: dt.datetime | None = None) -> list[DataRequestRow]:
+    """Confirmed open requests, overdue first, then by due date.
+
+    Unconfirmed ones are left out unless ``include_closed``: nobody has shown the
+    address is theirs yet, and the clock has not started (they may be spam).
+    """
+    moment = now or utcnow()
+    DataRequest = state.models.DataRequest
+    query = sa.select(DataRequest)
+    if not include_closed:
+        query = query.where(DataRequest.status == VERIFIED)
+    rows = list(state.db.session.scalars(query))
+    if overdue_only:
+        rows = [r for r in rows if is_overdue(r, moment)]
+    far = dt.datetime.max
+    return sorted(rows, key=lambda r: (not is_overdue(r, moment), r.status not in OPEN,
+                                       due(r) or far, r.id))
+
+
+def get(state: State, request_id: int) -> DataRequestRow | None:
+    return state.db.session.get(state.models.DataRequest, request_id)
+
+
+def complete(state: State, request: DataRequestRow, resolution: str | None = None) -> DataRequestRow:
+    if request.status not in OPEN:
+        raise RequestError("closed")
+    mark_completed(request, (resolution or "").strip()[:MAX_DETAILS] or "completed by the maintainer")
+    state.db.session.commit()
+    emit(signals.request_completed, request=request)
+    return request
+
+
+def reject(state: State, request: DataRequestRow, reason: str) -> DataRequestRow:
+    """Refuse a request with a reason; the requester is told why (art. 12(4))."""
+    reason = (reason or "").strip()[:MAX_DETAILS]
+    if not reason:
+        raise ValueError("a rejection needs a reason")
+    if request.status not in OPEN:
+        raise RequestError("closed")
+    request.status, request.completed_at, request.resolution = REJECTED, utcnow(), reason
+    row = None
+    if request.email:
+        row = mail.queue(state, kind="request-rejected", to=request.email,
+                         template="request_rejected", language=request.language or
+                         state.settings.default_language, subject_email=request.email,
+                         req=request, kind_label=kind_label(request.kind), reason=reason)
+    state.db.session.commit()
+    emit(signals.request_completed, request=request)
+    if row is not None:
+        mail.send(state, [row.id])
+    return request
+
+
+def extend(state: State, request: DataRequestRow, reason: str, months: int = 2) -> DataRequestRow:
+    """Extend the deadline (art. 12(3)) by up to two months, mailing the reason."""
+    reason = (reason or "").strip()[:MAX_DETAILS]
+    if not reason:
+        raise ValueError("an extension needs a reason")
+    if request.status != VERIFIED or request.due_at is None or request.email is None:
+        raise RequestError("closed")
+    if not 1 <= months <= 2:
+        raise ValueError("an extension is one or two months")
+    until = request.due_at + relativedelta(months=months)
+    request.extended_until = min(until, request.due_at + MAX_EXTENSION)
+    request.extension_reason = reason
+    row = mail.queue(state, kind="request-extended", to=request.email,
+                     template="request_extended",
+                     language=request.language or state.settings.default_language,
+                     subject_email=request.email, req=request,
+                     kind_label=kind_label(request.kind), reason=reason,
+                     until=request.extended_until)
+    state.db.session.commit()
+    mail.send(state, [row.id])
+    return request
+
+
+# -- as a source of personal data, with its retention ------------------------------------
+
+
+def _erase(rows: Select[tuple[object]]) -> int:
+    """An erased subject's requests stay as proof they were answered, with only
+    the keyed hash of the address: the address and the details go, the link dies."""
+    state = get_state()
+    DataRequest = state.models.DataRequest
+    ids = rows.with_only_columns(DataRequest.id)
+    result = state.db.session.execute(
+        sa.update(DataRequest).where(DataRequest.id.in_(ids))
+        .values(email=None, details=None,
+                token_used_at=sa.func.coalesce(DataRequest.token_used_at, utcnow()))
+        .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _rules(source: Source, context: RuleContext) -> Iterator[Rule]:
+    """Completed requests are proof they were answered in time: kept one proof
+    period after completion. Unverified ones go after ``PRIVACY_OUTBOX_DAYS``;
+    open ones are kept."""
+    DataRequest = context.models.DataRequest
+    proof = context.settings.proof_retention.cutoff(context.now)
+    short = context.now - dt.timedelta(days=context.settings.outbox_days)
+    subject = source.subject_key()
+    yield Rule(source.table, source.name, "completed", proof,
+               sa.and_(DataRequest.completed_at.is_not(None), DataRequest.completed_at < proof),
+               subject)
+    yield Rule(source.table, source.name, "unverified", short,
+               sa.and_(DataRequest.status == UNVERIFIED, DataRequest.verified_at.is_(None),
+                       DataRequest.completed_at.is_(None), DataRequest.created_at < short),
+               subject)
+
+
+def _period(settings: Settings) -> str:
+    return _("%(proof)s after the request is completed; unconfirmed requests after %(short)s",
+             proof=format_period(settings.proof_retention),
+             short=format_days(settings.outbox_days))
+
+
+def source(models: Models) -> Source:
+    return make_source(
+        models.DataRequest,
+        label={"en": "Your privacy requests", "nl": "Uw privacyverzoeken"},
+        purpose={"en": "Answering your requests under the GDPR",
+                 "nl": "Uw verzoeken onder de AVG beantwoorden"},
+        fields=("kind", "details", "status", "created_at", "verified_at", "due_at",
+                "completed_at", "resolution"),
+        erase=_erase,
+        builtin=True,
+        canonical_email=True,
+        rules=_rules,
+        period=_period,
+    )

@@ -1,0 +1,61 @@
+"""What one app holds in ``app.extensions["webence_privacy"]``, and how to get it.
+
+The floor every domain module may import: it knows the settings, the models and
+the registry, and nothing of views, the CLI or the extension class, so the
+extension can import everything else and nothing imports it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from .config import Settings
+from .models import Models
+from .registry import ExtraRules, Source
+
+EXTENSION_KEY = "webence_privacy"
+
+
+@dataclass
+class State:
+    """One app's privacy state: its settings, models, and sources of personal data."""
+
+    #: The ``Privacy`` object that registered this state (its methods are the API).
+    privacy: object
+    db: SQLAlchemy
+    models: Models
+    settings: Settings
+    limiter: Limiter
+    csrf: CSRFProtect
+    builtin_sources: list[Source] = field(default_factory=list)
+    #: The host's registrations: the same list the ``Privacy`` object appends to,
+    #: so a model registered after ``init_app`` is seen at once.
+    host_sources: list[Source] = field(default_factory=list)
+    #: Retention rules of tables that hold no subject's data of their own
+    #: (released holds, lifted marks, the visit log).
+    extra_rules: list[ExtraRules] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The package's own sources, then the host's, in registration order."""
+        return [*self.builtin_sources, *self.host_sources]
+
+    def source_for(self, model: type) -> Source:
+        return next(s for s in self.sources if s.model is model)
+
+
+def get_state(app: Flask | None = None) -> State:
+    """The state of ``app`` (default: the current app); a clear error without init_app."""
+    target = app if app is not None else current_app
+    state = target.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, State):
+        raise RuntimeError(
+            "flask-webence-privacy is not set up on this app: call "
+            "privacy.init_app(app, db=db) in your app factory."
+        )
+    return state

@@ -1,0 +1,92 @@
+"""What every page shares: rendering, the private-page headers, safe return
+URLs, the language switch and the template helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..language import LANGUAGE_COOKIE
+
+PACKAGE = Path(__file__).resolve().parent.parent
+BLUEPRINT = "webence_privacy"
+
+#: Strict enough that an injected inline script cannot run; the pages need no more.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    response = make_response(render_template(f"webence_privacy/{template}", **context), status)
+    return response
+
+
+def private(view: Callable[..., Any]) -> Callable[..., Response]:
+    """For pages that show personal data or carry a token in their URL: no cache
+    may keep them and no Referer may carry the URL to another site."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """A return URL that stays on this site: a path, never a scheme or host."""
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
+
+
+def format_date_long(value: dt.date | str | None) -> str:
+    """A date in the visitor's language; snapshots hold ISO strings."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    return str(format_date(value, "long"))
+
+
+def url_or_none(endpoint: str, **values: Any) -> str | None:
+    """A URL for an endpoint, or None where that feature is not part of this site."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def language_switch_url(code: str) -> str:
+    here = request.full_path if request else "/"
+    here = here[:-1] if here.endswith("?") else here
+    return url_for(f"{BLUEPRINT}.switch_language", code=code, next=here)
+
+
+def set_language_cookie(response: BaseResponse, code: str) -> BaseResponse:
+    response.set_cookie(
+        LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+        secure=request.is_secure,
+    )
+    return response
