@@ -8,32 +8,50 @@ export FLASK_APP := example_site
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 
-.PHONY: run test install lint bench messages
+.PHONY: run install-run install-test install test test-fast check lint bench messages
 
-$(BIN)/flask: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	touch $(BIN)/flask
+# Two install stamps: `make run` installs only what the example site needs (the
+# package and its dependencies), so a newcomer's first page comes quickly; the
+# test toolchain (pytest, Playwright, Hypothesis, mypy, ruff, psycopg, ...) comes
+# with the first `make test`.
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
-install: $(BIN)/flask
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
 
-run: install
+install-run: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+install: install-test
+
+run: install-run
 	$(BIN)/flask privacy init-db
 	$(BIN)/flask run --debug --port $${PORT:-5000}
 
-test: install
+# ruff, then mypy (configured in pyproject.toml's [tool.mypy]).
+check: install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install
+# The same without the Chromium flows and the Hypothesis fuzzing.
+test-fast: check
+	$(BIN)/python -m pytest -m "not browser and not fuzz" $(PYTEST_ARGS)
+
+lint: install-test
 	$(BIN)/ruff check .
 
-bench: install
+bench: install-test
 	$(BIN)/python -m bench
 
 # Re-extract the package's strings and merge them into the catalogs; compile.
-messages: install
+# (pybabel comes with Flask-Babel, a dependency of the package.)
+messages: install-run
 	$(BIN)/pybabel extract -F babel.cfg -k _wp -k _wpn:1,2 -k _l -k lazy_gettext \
 	  --no-location --sort-output -o flask_webence_privacy/translations/webence_privacy.pot .
 	$(BIN)/pybabel update -D webence_privacy -i flask_webence_privacy/translations/webence_privacy.pot \
