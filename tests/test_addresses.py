@@ -20,7 +20,7 @@ from flask_webence_privacy import InvalidAddress, canonical
 from flask_webence_privacy.models import utcnow
 
 from .conftest import csrf_token, handles
-from .test_portal import act, file_request, mailed_link, scan, verified
+from .test_portal import act, scan, verified
 
 TYPED = "Erin.Unique@Example.com"
 LOOKUP = "erin.unique@example.com"
@@ -92,9 +92,9 @@ def test_every_spelling_of_one_address_has_one_canonical_form(app, typed, expect
     ("a" * 250 + "@example.com", "Enter a valid e-mail address"),
 ])
 def test_an_address_that_cannot_be_stored_and_mailed_is_refused_with_a_reason(app, typed, message):
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        with pytest.raises(InvalidAddress, match=message):
-            canonical(typed)
+    with app.test_request_context(headers={"Accept-Language": "en"}), \
+            pytest.raises(InvalidAddress, match=message):
+        canonical(typed)
 
 
 def test_the_contact_form_says_why_a_non_ascii_local_part_is_refused(app, inbox):
