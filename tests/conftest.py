@@ -1,5 +1,6 @@
-"""Fixtures: an app built as a site builder builds one, a real SMTP inbox, the
-database on SQLite and PostgreSQL, and a real Chromium.
+"""Fixtures: an app built as a site builder builds one, a host's own model, a real
+SMTP inbox, the database on SQLite and PostgreSQL, the example site, and a real
+Chromium.
 
 Outside CI a test whose server is missing skips with the reason; with CI=true it
 fails instead, so CI can never pass by skipping.
@@ -247,13 +248,14 @@ def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
     return match.group(1)
 
 
-# -- browser ------------------------------------------------------------------------
+# -- live server --------------------------------------------------------------------
 
 
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         from werkzeug.serving import make_server
 
+        self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -277,6 +279,70 @@ def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# -- the example site ---------------------------------------------------------------
+
+
+@pytest.fixture
+def example_site_app(request: pytest.FixtureRequest,
+                     tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Builds the example site on a temp SQLite file, with its tables and policy.
+
+    ``mail=True`` sends through the test SMTP server (the ``inbox``) instead of
+    suppressing mail; ``admin=True`` opens the maintainer's pages to every
+    request; ``debug=True`` runs the app in debug mode (the demo's own admin
+    check then lets the local maintainer in). Other keywords are app config.
+    """
+    from example_site import create_app, db
+
+    built: list[Flask] = []
+
+    def build(*, mail: bool = False, admin: bool = False, debug: bool = False,
+              **config: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'site{len(built)}.db'}",
+            "SECRET_KEY": "example-site-test",
+            "MAIL_SUPPRESS_SEND": True,
+        }
+        if mail:
+            settings.update(MAIL_SERVER="127.0.0.1",
+                            MAIL_PORT=request.getfixturevalue("smtp_port"),
+                            MAIL_SUPPRESS_SEND=False)
+        if admin:
+            settings["PRIVACY_ADMIN_CHECK"] = lambda: True
+        settings.update(config)
+        app = create_app(settings)
+        if debug:
+            app.debug = True
+        with app.app_context():
+            db.create_all()
+            app.extensions["webence_privacy"].privacy.sync_policy()
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def example_site_options() -> dict[str, Any]:
+    """The keywords ``example_site`` builds the site with; a test module that needs
+    mail or the maintainer's pages overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def example_site(example_site_app: Callable[..., Flask], example_site_options: dict[str, Any],
+                 live_server: Callable[[Flask], LiveServer]) -> LiveServer:
+    """The example site, running: ``.url`` for the browser, ``.app`` for the database."""
+    return live_server(example_site_app(**example_site_options))
+
+
+# -- browser ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
