@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
+from flask_webence_privacy.models import utcnow
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
@@ -236,6 +238,25 @@ def make_sqlite_app(sqlite_database: dict[str, Any], smtp_port: int) -> Iterator
 
 def handles(app: Flask) -> tuple[SQLAlchemy, Privacy]:
     return app.extensions["test_handles"]
+
+
+def host_model(db: SQLAlchemy, name: str = "Invoice", *, table: str | None = None,
+               extra_columns: dict[str, Any] | None = None) -> Any:
+    """A host site's own table that holds personal data, mapped on ``db``.
+
+    Columns, in this order: ``id``, ``email`` (String 254, indexed), the
+    ``extra_columns`` (name -> SQLAlchemy type, in the order given) and
+    ``created_at`` (defaults to now). The table is ``table``, or ``name`` in
+    snake case, as Flask-SQLAlchemy would name it.
+    """
+    table = table or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    columns = [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(254), index=True),
+        *(sa.Column(key, type_) for key, type_ in (extra_columns or {}).items()),
+        sa.Column("created_at", sa.DateTime, default=utcnow),
+    ]
+    return type(name, (db.Model,), {"__table__": sa.Table(table, db.metadata, *columns)})
 
 
 def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
