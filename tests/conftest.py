@@ -118,6 +118,33 @@ def smtp_port(smtp_server: tuple[Any, Inbox]) -> int:
     return smtp_server[0].port
 
 
+def wait_for_outbox(app: Flask, count: int = 1, status: str | None = "sent",
+                    kind: str | None = None, timeout: float = 10.0) -> list[Any]:
+    """Poll the database until the outbox holds exactly ``count`` mails (of
+    ``kind``, if given), every one with ``status`` (any status if ``None``).
+
+    Every mail the package sends goes through the outbox, so once this holds no
+    further mail of that kind is on its way. Returns the rows, oldest first.
+    """
+    state = app.extensions["webence_privacy"]
+    db, Outbox = state.db, state.models.Outbox
+    query = sa.select(Outbox).order_by(Outbox.id)
+    if kind is not None:
+        query = query.where(Outbox.kind == kind)
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.app_context():
+            rows = db.session.scalars(query).all()
+        if len(rows) == count and all(status is None or r.status == status for r in rows):
+            return rows
+        if time.monotonic() >= deadline:
+            seen = [(r.kind, r.status) for r in rows]
+            raise AssertionError(
+                f"expected {count} {kind or 'outbox'} mail(s) with status {status!r} "
+                f"within {timeout}s; the outbox holds {seen}")
+        time.sleep(0.02)
+
+
 # -- database -----------------------------------------------------------------------
 
 
