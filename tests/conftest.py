@@ -40,6 +40,12 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Also declared in pyproject.toml; registered here too so `-m "not fuzz"` is
+    # warning-free whichever of the two is read.
+    config.addinivalue_line("markers", "fuzz: a hypothesis test that throws many inputs at a form")
+
+
 # -- SMTP ---------------------------------------------------------------------------
 
 
