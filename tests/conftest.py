@@ -1,5 +1,6 @@
-"""Fixtures: an app built as a site builder builds one, a real SMTP inbox, the
-database on SQLite and PostgreSQL, and a real Chromium.
+"""Fixtures: an app built as a site builder builds one, a host's own model, a real
+SMTP inbox, the database on SQLite and PostgreSQL, the example site, and a real
+Chromium.
 
 Outside CI a test whose server is missing skips with the reason; with CI=true it
 fails instead, so CI can never pass by skipping.
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
+from flask_webence_privacy.models import utcnow
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
@@ -35,6 +38,12 @@ def missing(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI needs this: {reason}")
     pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Also declared in pyproject.toml; registered here too so `-m "not fuzz"` is
+    # warning-free whichever of the two is read.
+    config.addinivalue_line("markers", "fuzz: a hypothesis test that throws many inputs at a form")
 
 
 # -- SMTP ---------------------------------------------------------------------------
@@ -113,6 +122,33 @@ def inbox(smtp_server: tuple[Any, Inbox]) -> Inbox:
 @pytest.fixture
 def smtp_port(smtp_server: tuple[Any, Inbox]) -> int:
     return smtp_server[0].port
+
+
+def wait_for_outbox(app: Flask, count: int = 1, status: str | None = "sent",
+                    kind: str | None = None, timeout: float = 10.0) -> list[Any]:
+    """Poll the database until the outbox holds exactly ``count`` mails (of
+    ``kind``, if given), every one with ``status`` (any status if ``None``).
+
+    Every mail the package sends goes through the outbox, so once this holds no
+    further mail of that kind is on its way. Returns the rows, oldest first.
+    """
+    state = app.extensions["webence_privacy"]
+    db, Outbox = state.db, state.models.Outbox
+    query = sa.select(Outbox).order_by(Outbox.id)
+    if kind is not None:
+        query = query.where(Outbox.kind == kind)
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.app_context():
+            rows = db.session.scalars(query).all()
+        if len(rows) == count and all(status is None or r.status == status for r in rows):
+            return rows
+        if time.monotonic() >= deadline:
+            seen = [(r.kind, r.status) for r in rows]
+            raise AssertionError(
+                f"expected {count} {kind or 'outbox'} mail(s) with status {status!r} "
+                f"within {timeout}s; the outbox holds {seen}")
+        time.sleep(0.02)
 
 
 # -- database -----------------------------------------------------------------------
@@ -237,6 +273,25 @@ def handles(app: Flask) -> tuple[SQLAlchemy, Privacy]:
     return app.extensions["test_handles"]
 
 
+def host_model(db: SQLAlchemy, name: str = "Invoice", *, table: str | None = None,
+               extra_columns: dict[str, Any] | None = None) -> Any:
+    """A host site's own table that holds personal data, mapped on ``db``.
+
+    Columns, in this order: ``id``, ``email`` (String 254, indexed), the
+    ``extra_columns`` (name -> SQLAlchemy type, in the order given) and
+    ``created_at`` (defaults to now). The table is ``table``, or ``name`` in
+    snake case, as Flask-SQLAlchemy would name it.
+    """
+    table = table or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    columns = [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(254), index=True),
+        *(sa.Column(key, type_) for key, type_ in (extra_columns or {}).items()),
+        sa.Column("created_at", sa.DateTime, default=utcnow),
+    ]
+    return type(name, (db.Model,), {"__table__": sa.Table(table, db.metadata, *columns)})
+
+
 def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
     """The CSRF token from the form at ``url``, as a browser would send it."""
     page = client.get(url, **kwargs).get_data(as_text=True)
@@ -247,13 +302,14 @@ def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
     return match.group(1)
 
 
-# -- browser ------------------------------------------------------------------------
+# -- live server --------------------------------------------------------------------
 
 
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         from werkzeug.serving import make_server
 
+        self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -277,6 +333,70 @@ def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# -- the example site ---------------------------------------------------------------
+
+
+@pytest.fixture
+def example_site_app(request: pytest.FixtureRequest,
+                     tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Builds the example site on a temp SQLite file, with its tables and policy.
+
+    ``mail=True`` sends through the test SMTP server (the ``inbox``) instead of
+    suppressing mail; ``admin=True`` opens the maintainer's pages to every
+    request; ``debug=True`` runs the app in debug mode (the demo's own admin
+    check then lets the local maintainer in). Other keywords are app config.
+    """
+    from example_site import create_app, db
+
+    built: list[Flask] = []
+
+    def build(*, mail: bool = False, admin: bool = False, debug: bool = False,
+              **config: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'site{len(built)}.db'}",
+            "SECRET_KEY": "example-site-test",
+            "MAIL_SUPPRESS_SEND": True,
+        }
+        if mail:
+            settings.update(MAIL_SERVER="127.0.0.1",
+                            MAIL_PORT=request.getfixturevalue("smtp_port"),
+                            MAIL_SUPPRESS_SEND=False)
+        if admin:
+            settings["PRIVACY_ADMIN_CHECK"] = lambda: True
+        settings.update(config)
+        app = create_app(settings)
+        if debug:
+            app.debug = True
+        with app.app_context():
+            db.create_all()
+            app.extensions["webence_privacy"].privacy.sync_policy()
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def example_site_options() -> dict[str, Any]:
+    """The keywords ``example_site`` builds the site with; a test module that needs
+    mail or the maintainer's pages overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def example_site(example_site_app: Callable[..., Flask], example_site_options: dict[str, Any],
+                 live_server: Callable[[Flask], LiveServer]) -> LiveServer:
+    """The example site, running: ``.url`` for the browser, ``.app`` for the database."""
+    return live_server(example_site_app(**example_site_options))
+
+
+# -- browser ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

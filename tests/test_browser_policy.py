@@ -9,21 +9,6 @@ from .conftest import axe_violations
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def example_site(tmp_path, live_server):
-    from example_site import create_app, db
-
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}",
-        "SECRET_KEY": "browser-test",
-        "MAIL_SUPPRESS_SEND": True,
-    })
-    with app.app_context():
-        db.create_all()
-        app.extensions["webence_privacy"].privacy.sync_policy()
-    return live_server(app)
-
-
 def test_visitor_reads_the_retention_periods_in_english(page, example_site):
     page.goto(example_site.url + "/")
     assert page.locator("html").get_attribute("lang") == "nl"

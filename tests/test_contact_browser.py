@@ -9,23 +9,6 @@ from .conftest import axe_violations
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def example_site(tmp_path, live_server):
-    from example_site import create_app, db
-
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}",
-        "SECRET_KEY": "browser-test",
-        "MAIL_SUPPRESS_SEND": True,
-    })
-    with app.app_context():
-        db.create_all()
-        app.extensions["webence_privacy"].privacy.sync_policy()
-    server = live_server(app)
-    server.app = app
-    return server
-
-
 def test_visitor_requests_a_quote_from_the_services_page(page, example_site):
     page.goto(example_site.url + "/diensten")
     page.get_by_role("link", name="Vraag een offerte aan").click()

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from .conftest import csrf_token, handles
 
+pytestmark = pytest.mark.fuzz
+
 URL = "/privacy/contact"
 
 # Any text a browser can send (lone surrogates cannot be encoded, so no browser sends them).

@@ -11,6 +11,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from flask_webence_privacy import ConfigurationError, Privacy
 
+from .conftest import host_model
+
 REQUIRED = {
     "SECRET_KEY": "s",
     "SQLALCHEMY_DATABASE_URI": "sqlite://",
@@ -125,14 +127,8 @@ def test_unknown_category_in_a_registration_is_named():
     app = Flask("site")
     app.config.update(REQUIRED)
     db = SQLAlchemy(app)
-
-    class Invoice(db.Model):
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254))
-        created_at = db.Column(db.DateTime)
-
     privacy = Privacy()
-    privacy.register(Invoice, category="bookkeeping")
+    privacy.register(host_model(db, "Invoice"), category="bookkeeping")
     with pytest.raises(ConfigurationError, match="'bookkeeping'"):
         privacy.init_app(app, db=db)
 

@@ -13,22 +13,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def example_site(tmp_path, live_server, smtp_port):
-    from example_site import create_app, db
-
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}",
-        "SECRET_KEY": "browser-test",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp_port,
-        "MAIL_SUPPRESS_SEND": False,
-    })
-    with app.app_context():
-        db.create_all()
-        app.extensions["webence_privacy"].privacy.sync_policy()
-    server = live_server(app)
-    server.app = app
-    return server
+def example_site_options():
+    return {"mail": True}
 
 
 def test_visitor_subscribes_confirms_and_unsubscribes(page, example_site, inbox):

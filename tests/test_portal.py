@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_webence_privacy import signals
 from flask_webence_privacy.models import utcnow
 
-from .conftest import Inbox, csrf_token, handles
+from .conftest import Inbox, csrf_token, handles, host_model
 
 ANA = "ana@example.nl"
 #: The form page is not private, so the browser sends a Referer (CSRF over https wants one).
@@ -29,14 +29,8 @@ MESSAGE = "Kunt u een offerte maken voor een webshop met iDEAL?"
 
 
 def _host_model(app, db, privacy):
-    class Invoice(db.Model):
-        __tablename__ = "invoice"
-        id = sa.Column(sa.Integer, primary_key=True)
-        email = sa.Column(sa.String(254), index=True)
-        name = sa.Column(sa.String(200))
-        amount = sa.Column(sa.String(20))
-        created_at = sa.Column(sa.DateTime, default=utcnow)
-
+    Invoice = host_model(db, "Invoice", extra_columns={
+        "name": sa.String(200), "amount": sa.String(20)})
     privacy.register(Invoice, category="customer", editable=("name",),
                      label={"en": "Invoices", "nl": "Facturen"},
                      purpose={"en": "Bookkeeping", "nl": "Boekhouding"})
@@ -359,12 +353,7 @@ def test_a_used_erasure_link_does_nothing(site, inbox):
 def test_a_failing_source_rolls_the_whole_erasure_back(make_app, inbox):
     def setup(app, db, privacy):
         _host_model(app, db, privacy)
-
-        class Broken(db.Model):
-            __tablename__ = "broken"
-            id = sa.Column(sa.Integer, primary_key=True)
-            email = sa.Column(sa.String(254))
-            created_at = sa.Column(sa.DateTime, default=utcnow)
+        Broken = host_model(db, "Broken")
 
         def explode(query):
             raise RuntimeError("disk full")

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from .conftest import csrf_token, handles
 
+pytestmark = pytest.mark.fuzz
+
 URL = "/privacy/request"
 REFERER = {"Referer": "https://webence.test/privacy/request"}
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)

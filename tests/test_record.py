@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from flask_webence_privacy import record
-from tests.conftest import handles
+from tests.conftest import handles, host_model
 
 CONFIG = {
     "PRIVACY_CONTROLLER_ADDRESS": "Voorbeeldstraat 1, Utrecht",
@@ -18,13 +18,8 @@ CONFIG = {
 
 
 def with_invoices(app, db, privacy):
-    class Invoice(db.Model):
-        __tablename__ = "host_invoice"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254))
-        amount = db.Column(db.Integer)
-        created_at = db.Column(db.DateTime)
-
+    Invoice = host_model(db, "Invoice", table="host_invoice",
+                         extra_columns={"amount": db.Integer})
     privacy.register(Invoice, category="customer", purpose="Bookkeeping duty (7 years)",
                      label="Invoices")
 

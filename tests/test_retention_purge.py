@@ -14,19 +14,13 @@ import sqlalchemy as sa
 
 from flask_webence_privacy.config import ConfigurationError
 from flask_webence_privacy.signals import records_purged
-from tests.conftest import handles
+from tests.conftest import handles, host_model
 
 
 def customer_model(app, db, privacy):
     """A host's own table of invoices: customer data, kept 7 years by law."""
-
-    class Invoice(db.Model):
-        __tablename__ = "host_invoice"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254))
-        amount = db.Column(db.Integer)
-        created_at = db.Column(db.DateTime)
-
+    Invoice = host_model(db, "Invoice", table="host_invoice",
+                         extra_columns={"amount": db.Integer})
     privacy.register(Invoice, category="customer")
     app.extensions["Invoice"] = Invoice
 
@@ -187,13 +181,7 @@ def test_an_open_restriction_keeps_the_subjects_rows(site):
 
 def failing_erase(app, db, privacy):
     """A host whose custom erase breaks on its second call."""
-
-    class Note(db.Model):
-        __tablename__ = "host_note"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254))
-        created_at = db.Column(db.DateTime)
-
+    Note = host_model(db, "Note", table="host_note")
     calls = []
 
     def erase(query):
@@ -230,13 +218,7 @@ def test_a_failure_in_the_second_batch_keeps_the_first_and_no_half_batch(make_ap
 
 def test_an_unknown_category_in_a_registration_fails_at_start_up(make_app):
     def setup(app, db, privacy):
-        class Archive(db.Model):
-            __tablename__ = "host_archive"
-            id = db.Column(db.Integer, primary_key=True)
-            email = db.Column(db.String(254))
-            created_at = db.Column(db.DateTime)
-
-        privacy.register(Archive, category="archief")
+        privacy.register(host_model(db, "Archive", table="host_archive"), category="archief")
 
     with pytest.raises(ConfigurationError, match="archief"):
         make_app(setup=setup, create=False)
@@ -309,13 +291,7 @@ def test_two_purges_at_once_on_postgresql_count_every_row_once(make_app, databas
 
 def test_registering_an_unknown_category_after_start_up_is_refused(site):
     db, privacy = handles(site)
-
-    class Late(db.Model):
-        __tablename__ = "host_late"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254))
-        created_at = db.Column(db.DateTime)
-
+    Late = host_model(db, "Late", table="host_late")
     with pytest.raises(ConfigurationError, match="'contracten'"):
         privacy.register(Late, category="contracten")
     assert "Late" not in [s.name for s in privacy.sources]
