@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
 from flask_webence_privacy.language import current_language
 
 from . import demo
+from .local import from_this_machine
 
 db = SQLAlchemy()
 privacy = Privacy()
@@ -37,9 +38,7 @@ def _secret_key(instance: Path) -> str:
 def _local_debug_admin() -> bool:
     """The demo has no logins: the maintainer's pages open only in debug mode and
     only from this machine. A real site returns its own "is a maintainer" check."""
-    from flask import current_app, request
-
-    return current_app.debug and request.remote_addr in ("127.0.0.1", "::1")
+    return current_app.debug and from_this_machine()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -56,6 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         **demo.PRIVACY_CONFIG,
     )
+    # WEBENCE_SERVER_NAME (or WEBENCE_TRUSTED_HOSTS='["www.webence.nl"]') declares the
+    # site's address, as the package requires outside debug mode; also
+    # WEBENCE_PRIVACY_HASH_KEY, WEBENCE_SECRET_KEY, WEBENCE_SQLALCHEMY_DATABASE_URI ...
     app.config.from_prefixed_env("WEBENCE")
     if config:
         app.config.update(config)

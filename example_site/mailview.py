@@ -7,6 +7,8 @@ from collections import deque
 from flask import Flask, abort, render_template
 from flask_mail import email_dispatched
 
+from .local import from_this_machine
+
 
 def init_mail_viewer(app: Flask) -> None:
     outbox: deque = deque(maxlen=50)
@@ -20,6 +22,7 @@ def init_mail_viewer(app: Flask) -> None:
 
     @app.get("/_mail/")
     def mail_index() -> str:
-        if not (app.debug or app.config.get("EXAMPLE_MAIL_VIEWER")):
+        # Every mail holds working links: only debug mode, only this machine.
+        if not (app.debug or app.config.get("EXAMPLE_MAIL_VIEWER")) or not from_this_machine():
             abort(404)
         return render_template("mail.html", messages=list(outbox))

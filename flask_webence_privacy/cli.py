@@ -8,11 +8,14 @@ the views and the admin. Every address argument goes through
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from . import address, keeping, mail, policy, record, retention
+from . import address, doctor, keeping, mail, policy, record, retention
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .state import get_state
@@ -36,14 +39,39 @@ def init_db() -> None:
     click.echo(f"Privacy tables ready; {added} policy version(s) recorded.")
 
 
+def _mail_line(report: dict[str, int]) -> str:
+    return (f"Mail: {report['sent']} sent, {report['deferred']} to retry later, "
+            f"{report['failed']} given up.")
+
+
 @privacy_cli.command("send-mail")
-def send_mail() -> None:
-    """Deliver what the outbox still holds (run from cron every few minutes)."""
-    report = mail.deliver_due(get_state())
-    click.echo(
-        f"Mail: {report['sent']} sent, {report['deferred']} to retry later, "
-        f"{report['failed']} given up."
-    )
+@click.option("--watch", is_flag=True,
+              help="Keep running and deliver every few seconds (for a systemd service).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between rounds with --watch.")
+def send_mail(watch: bool, interval: float) -> None:
+    """Deliver what the outbox still holds (from cron every few minutes, or --watch)."""
+    state = get_state()
+    if not watch:
+        click.echo(_mail_line(mail.deliver_due(state)))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Delivering the outbox every {interval:g} s; stop with Ctrl-C or SIGTERM.")
+    mail.watch(state, interval=interval, stop=stop, on_report=lambda r: click.echo(_mail_line(r)))
+
+
+@privacy_cli.command("check")
+def check_command() -> None:
+    """Check the deployment: host, limits, keys, indexes, tables, SMTP, cron jobs."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    findings = doctor.check(app, get_state())
+    for finding in findings:
+        click.echo(str(finding))
+    if findings:
+        raise click.ClickException(f"{len(findings)} finding(s); see above.")
+    click.echo("No findings: the privacy set-up is ready for production.")
 
 
 # -- retention ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from werkzeug.utils import import_string
 
 log = logging.getLogger("flask_webence_privacy")
 
@@ -83,6 +84,11 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_MAX_ATTEMPTS": 6,
     # Seconds to wait for the SMTP server (Flask-Mail itself waits forever).
     "MAIL_TIMEOUT": 10,
+    # How queued mail leaves: "background" (after the response, a thread of the
+    # web process), "sender" (only `flask privacy send-mail --watch` or cron), or
+    # a callable (or "module:function") that receives outbox ids after commit
+    # and hands them to the site's task queue.
+    "MAIL_DISPATCH": "background",
 }
 
 REQUIRED = ("CONTROLLER_NAME", "CONTACT_EMAIL")
@@ -174,6 +180,7 @@ class Settings:
     contact_rate_limit: str
     mail_max_attempts: int
     mail_timeout: float
+    mail_dispatch: Callable[[list[int]], None] | str
     purge_batch_size: int
     outbox_days: int
     proof_retention: RetentionCategory
@@ -356,11 +363,26 @@ def load(config: Mapping[str, Any]) -> Settings:
             raise ConfigurationError(
                 f"{PREFIX}PURPOSES[{index}] names unknown retention category {category!r}"
             )
-    hash_key = config.get(PREFIX + "HASH_KEY") or config.get("SECRET_KEY")
+    production = not (config.get("DEBUG") or config.get("TESTING"))
+    if production and not (config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")):
+        raise ConfigurationError(
+            "Declare the site's address: set SERVER_NAME (e.g. 'www.example.nl') or Flask's "
+            "TRUSTED_HOSTS (e.g. ['www.example.nl']). Mailed links are built from it; without "
+            "it a forged Host header would send visitors links to another site."
+        )
+    hash_key = config.get(PREFIX + "HASH_KEY")
+    if production and not hash_key:
+        raise ConfigurationError(
+            f"{PREFIX}HASH_KEY is required outside debug and testing: a random secret apart "
+            "from SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_hex(32))'). "
+            "It keys the hashes of erased addresses and of tokens, so it must never change."
+        )
+    # In debug and testing SECRET_KEY stands in, so a first run needs no extra step.
+    hash_key = hash_key or config.get("SECRET_KEY")
     if not hash_key:
         raise ConfigurationError(
-            f"{PREFIX}HASH_KEY (or SECRET_KEY) is required: it keys the hashes of erased "
-            "addresses and of tokens"
+            f"{PREFIX}HASH_KEY (or, in debug and testing, SECRET_KEY) is required: it keys "
+            "the hashes of erased addresses and of tokens"
         )
     if isinstance(hash_key, str):
         hash_key = hash_key.encode()
@@ -397,6 +419,7 @@ def load(config: Mapping[str, Any]) -> Settings:
         contact_rate_limit=_limit(config, "CONTACT_RATE_LIMIT"),
         mail_max_attempts=_int(config, "MAIL_MAX_ATTEMPTS", minimum=1),
         mail_timeout=_seconds(config, "MAIL_TIMEOUT"),
+        mail_dispatch=_dispatch(config),
         purge_batch_size=_int(config, "PURGE_BATCH_SIZE", minimum=1),
         outbox_days=_int(config, "OUTBOX_DAYS", minimum=1),
         proof_retention=_named_category(config, "PROOF_RETENTION", retention),
@@ -426,6 +449,23 @@ def _seconds(config: Mapping[str, Any], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigurationError(f"{PREFIX}{key} must be a number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _dispatch(config: Mapping[str, Any]) -> Callable[[list[int]], None] | str:
+    value = config[PREFIX + "MAIL_DISPATCH"]
+    if callable(value) or value in ("background", "sender"):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str) and ":" in value:
+        try:
+            found = import_string(value.replace(":", "."))
+        except ImportError as exc:
+            raise ConfigurationError(f"{PREFIX}MAIL_DISPATCH: cannot import {value!r} ({exc})") from None
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    raise ConfigurationError(
+        f"{PREFIX}MAIL_DISPATCH must be 'background', 'sender', a callable or "
+        f"'module:function', got {value!r}"
+    )
 
 
 def _named_category(config: Mapping[str, Any], key: str,

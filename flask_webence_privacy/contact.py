@@ -140,12 +140,9 @@ def submit(
         db.session.rollback()
         raise
 
-    # After the commit: a failing SMTP server leaves the mail queued, never lost.
-    try:
-        mail.send(state, [row.id for row in outgoing])
-    except Exception as exc:  # noqa: BLE001 - the message is stored; cron sends later
-        db.session.rollback()
-        log.warning("privacy contact mail left for send-mail: %s", type(exc).__name__)
+    # After the commit, and after the response: the visitor never waits for SMTP,
+    # and a failing server leaves the mail queued for send-mail, never lost.
+    mail.dispatch(state, [row.id for row in outgoing])
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     message_received.send(app, message=record)

@@ -25,7 +25,7 @@ from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .requests.export import SubjectExport
 from .retention import PurgeReport
-from .setup import setup_babel, setup_csrf, setup_limiter, setup_mail
+from .setup import setup_babel, setup_csrf, setup_limiter, setup_mail, setup_session_cookie
 from .state import EXTENSION_KEY, State, get_state
 from .views import register_views
 
@@ -64,6 +64,7 @@ class Privacy:
         check_categories([*builtin, *self._host_sources], settings.retention)
 
         setup_mail(app)
+        setup_session_cookie(app)
         setup_babel(app, select_locale)
         state = State(
             privacy=self, db=db, models=models, settings=settings,
@@ -72,6 +73,7 @@ class Privacy:
             extra_rules=[keeping.rules, visits.rules],
         )
         app.extensions[EXTENSION_KEY] = state
+        mail.init_app(app)
         visits.init_app(app, state)
         register_views(app, state)
         app.cli.add_command(privacy_cli)
@@ -178,6 +180,14 @@ class Privacy:
         """End the subject's holds; their records expire as usual again."""
         state = self._state()
         return keeping.release_holds(state.db, state.models, address.lookup_key(email))
+
+    def send_mail(self, ids: Iterable[int] | None = None) -> dict[str, int]:
+        """Deliver outbox mail now: the given ids (what ``PRIVACY_MAIL_DISPATCH``
+        received, in the site's task-queue worker), or everything that is due."""
+        state = self._state()
+        if ids is None:
+            return mail.deliver_due(state)
+        return mail.send(state, list(ids))
 
     def newsletter_recipients(self, require_current_consent: bool = False) -> list[str]:
         """Confirmed, not unsubscribed (nor objecting) addresses, for the host's mailings."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+from flask_wtf import FlaskForm
 from markupsafe import escape
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -20,6 +22,23 @@ from .i18n import lazy_gettext as _l
 from .state import get_state
 
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+#: Flask-WTF's marker for "read the request": the default ``formdata`` of a FlaskForm.
+_AUTO = FlaskForm.__init__.__defaults__[0]
+
+
+class PrivacyForm(FlaskForm):
+    """The package's forms read the posted text fields only. Flask-WTF would mix
+    uploaded files into the fields, so a file part sent in a text field reached
+    the validators as a file object (a 500); here it is simply no value, and the
+    visitor gets the form back with that field's message."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if formdata is not _AUTO:
+                return formdata
+            if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+                return request.form
+            return None
 
 
 class EmailAddress:

@@ -8,8 +8,9 @@ Three things keep personal data past its period or a request to erase it:
 - a legal hold (``privacy.hold``): everything of the subject is kept, through
   the purge and through erasure (GDPR art. 17(3)(e): needed for legal claims),
   until released;
-- a restriction of processing (art. 18), in force or asked for: the purge
-  keeps the subject's rows; their own erasure request still erases them.
+- a restriction of processing (art. 18), in force or asked for through a
+  verified link: the purge keeps the subject's rows, and so does an erasure
+  (the visitor is told why, and that lifting the restriction comes first).
 
 The purge, the erasure, the erasure page and the newsletter ask here, so they
 cannot disagree.
@@ -38,9 +39,8 @@ class Reason(enum.Enum):
     RESTRICTION = "restriction"
 
 
-#: What keeps a subject's rows from the purge, and from their own erasure request.
-PURGE = frozenset({Reason.HOLD, Reason.RESTRICTION})
-ERASURE = frozenset({Reason.HOLD})
+#: What keeps a subject's rows: the purge and the erasure ask the same.
+PURGE = ERASURE = frozenset({Reason.HOLD, Reason.RESTRICTION})
 
 
 def kept_by_law(settings: Settings, category: str) -> bool:
@@ -62,11 +62,13 @@ def restricted(models: Models, subject: ColumnElement[str]) -> ColumnElement[boo
 
 
 def restriction_asked(models: Models, subject: ColumnElement[str]) -> ColumnElement[bool]:
-    """SQL: the subject has an open request to restrict processing; while it is
-    settled the data must not go (art. 18(1))."""
+    """SQL: the subject has a verified, open request to restrict processing; while
+    it is settled the data must not go (art. 18(1)). Unverified requests do not
+    count: anyone can type anyone's address."""
     Request = models.DataRequest
     return sa.exists().where(Request.email == subject, Request.kind == "restriction",
-                             Request.status.in_(OPEN_REQUEST), Request.completed_at.is_(None))
+                             Request.status.in_(OPEN_REQUEST), Request.verified_at.is_not(None),
+                             Request.completed_at.is_(None))
 
 
 def kept(models: Models, subject: ColumnElement[str],
@@ -95,7 +97,7 @@ def anyone_kept(db: SQLAlchemy, models: Models, reasons: Iterable[Reason] = PURG
         checks.append(sa.select(Mark.id).where(Mark.kind == "restriction", Mark.lifted_at.is_(None)))
         checks.append(sa.select(Request.id).where(
             Request.kind == "restriction", Request.status.in_(OPEN_REQUEST),
-            Request.completed_at.is_(None)))
+            Request.verified_at.is_not(None), Request.completed_at.is_(None)))
     return any(db.session.execute(q.limit(1)).first() is not None for q in checks)
 
 
@@ -104,6 +106,19 @@ def active_holds(db: SQLAlchemy, models: Models, email: str) -> list[HoldRow]:
     Hold = models.Hold
     return list(db.session.scalars(
         sa.select(Hold).where(Hold.email == email, Hold.released_at.is_(None)).order_by(Hold.id)))
+
+
+def subject_kept(db: SQLAlchemy, models: Models, email: str,
+                 reasons: Iterable[Reason] = ERASURE) -> Reason | None:
+    """Why every row of the subject (canonical ``email``) is kept, or None."""
+    wanted = set(reasons)
+    subject = sa.literal(email)
+    if Reason.HOLD in wanted and db.session.scalar(sa.select(held(models, subject))):
+        return Reason.HOLD
+    if Reason.RESTRICTION in wanted and db.session.scalar(sa.select(sa.or_(
+            restricted(models, subject), restriction_asked(models, subject)))):
+        return Reason.RESTRICTION
+    return None
 
 
 def is_held(db: SQLAlchemy, models: Models, email: str) -> bool:

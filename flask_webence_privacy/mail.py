@@ -12,22 +12,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import smtplib
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import Flask, Response, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_mail import Connection, Message
 from jinja2 import TemplateNotFound
+from markupsafe import escape
 
 from .config import Settings
 from .i18n import gettext as _
 from .models import Models, OutboxRow, utcnow
 from .policy import format_days
 from .registry import Rule, RuleContext, Source, make_source
-from .state import State
+from .state import State, get_state
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,8 @@ BACKOFF = dt.timedelta(minutes=5)
 BACKOFF_CAP = dt.timedelta(hours=6)
 #: A row left "sending" this long (a worker died mid-send) is tried again.
 STALE_SENDING = dt.timedelta(minutes=15)
+#: What a delivered mail's stored copy says where its link was.
+REDACTED = "[link removed after delivery]"
 _HEADER_BREAKERS = ("\r", "\n", "\0")
 
 
@@ -72,9 +79,14 @@ def queue(
     subject_email: str | None = None,
     reply_to: str | None = None,
     headers: Mapping[str, str] | None = None,
+    links: Iterable[str] = (),
     **context: Any,
 ) -> OutboxRow:
-    """Add a rendered mail to the session (the caller commits with its record)."""
+    """Add a rendered mail to the session (the caller commits with its record).
+
+    ``links`` are the working links the mail carries: kept until delivery, then
+    taken out of the stored copy (:func:`redact`).
+    """
     subject, text, html = render(template, language, **context)
     for value in (to, reply_to, subject, *(headers or {}).values()):
         _clean_header(value)
@@ -87,6 +99,7 @@ def queue(
         body_html=html,
         headers=json.dumps(dict(headers)) if headers else None,
         subject_email=subject_email,
+        live_links=json.dumps(list(links)) if links else None,
         status="queued",
         next_attempt_at=utcnow(),
     )
@@ -132,65 +145,116 @@ class _TimedConnection(Connection):
         return host
 
 
-def _deliver(message: Message, timeout: float) -> None:
-    mail = current_app.extensions["mail"]
-    if not hasattr(mail, "server"):  # a host's own mail object: use it as it is
-        mail.send(message)
-        return
-    with _TimedConnection(mail, timeout) as connection:
-        connection.send(message)
+class _Transport:
+    """One SMTP connection for a batch of mail, opened on the first message: a
+    batch of several mails costs one connect, one EHLO and one login."""
+
+    def __init__(self, timeout: float) -> None:
+        self.mail = current_app.extensions["mail"]
+        self.timeout = timeout
+        self.connection: _TimedConnection | None = None
+        self.unreachable: Exception | None = None
+
+    def send(self, message: Message) -> None:
+        if not hasattr(self.mail, "server"):  # a host's own mail object: use it as it is
+            self.mail.send(message)
+            return
+        if self.unreachable is not None:
+            raise self.unreachable  # no second wait for a server that did not answer
+        if self.connection is None:
+            connection = _TimedConnection(self.mail, self.timeout)
+            try:
+                connection.__enter__()
+            except Exception as exc:
+                self.unreachable = exc
+                raise
+            self.connection = connection
+        self.connection.send(message)
+
+    def close(self, broken: bool = False) -> None:
+        if self.connection is not None:
+            host = self.connection.host
+            try:
+                if host is not None and not broken:
+                    host.quit()
+                elif host is not None:
+                    host.close()
+            except Exception:  # noqa: BLE001 - a connection that died is closed already
+                log.debug("privacy mail: closing a broken SMTP connection")
+            self.connection = None
 
 
-def _claim(state: State, row_id: int, now: dt.datetime) -> bool:
-    """Take one row for sending; a conditional UPDATE so two workers never both send."""
+def _claim(state: State, ids: list[int], now: dt.datetime) -> list[int]:
+    """Take rows for sending: a conditional UPDATE, so two senders never both send
+    one mail. One statement for the batch where the database says which rows it
+    changed (RETURNING); row by row elsewhere."""
     db, Outbox = state.db, state.models.Outbox
-    result = db.session.execute(
-        db.update(Outbox)
-        .where(Outbox.id == row_id)
-        .where(
-            db.or_(
-                db.and_(Outbox.status == "queued", Outbox.next_attempt_at <= now),
-                db.and_(Outbox.status == "sending", Outbox.next_attempt_at <= now - STALE_SENDING),
-            )
-        )
-        .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=now)
-        .execution_options(synchronize_session=False)
+    due = sa.or_(
+        sa.and_(Outbox.status == "queued", Outbox.next_attempt_at <= now),
+        sa.and_(Outbox.status == "sending", Outbox.next_attempt_at <= now - STALE_SENDING),
     )
+    take = (sa.update(Outbox).where(due)
+            .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False))
+    if db.engine.dialect.update_returning:
+        claimed = list(db.session.scalars(take.where(Outbox.id.in_(ids)).returning(Outbox.id)))
+    else:
+        claimed = [row_id for row_id in ids
+                   if getattr(db.session.execute(take.where(Outbox.id == row_id)), "rowcount", 0) == 1]
     db.session.commit()
-    return getattr(result, "rowcount", 0) == 1
+    return sorted(claimed)
+
+
+def redact(row: OutboxRow) -> None:
+    """Take the working links out of a mail once it is delivered: the archive of
+    what was sent must not open anyone's data page (no live token at rest)."""
+    links = json.loads(row.live_links) if row.live_links else []
+    for link in sorted(links, key=len, reverse=True):
+        row.body_text = row.body_text.replace(link, REDACTED)
+        if row.body_html:
+            row.body_html = row.body_html.replace(link, REDACTED).replace(
+                str(escape(link)), REDACTED)
+        if row.headers:
+            row.headers = row.headers.replace(json.dumps(link)[1:-1], REDACTED)
+    row.live_links = None
 
 
 def send(state: State, ids: Iterable[int | None], *,
          now: dt.datetime | None = None) -> dict[str, int]:
-    """Send the given outbox rows now; failures stay queued with their error."""
+    """Send the given outbox rows now, over one SMTP connection; failures stay
+    queued with their error and a back-off."""
     db, settings = state.db, state.settings
     report = {"sent": 0, "failed": 0, "deferred": 0}
-    for row_id in ids:
-        if row_id is None:
-            continue
-        moment = now or utcnow()
-        if not _claim(state, row_id, moment):
-            continue
-        row = db.session.get(state.models.Outbox, row_id)
-        if row is None:
-            continue
-        db.session.refresh(row)
-        try:
-            _deliver(_message(row, settings), settings.mail_timeout)
-        except Exception as exc:  # any transport failure: keep the mail, note why
-            give_up = row.attempts >= settings.mail_max_attempts
-            row.status = "failed" if give_up else "queued"
-            row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            row.next_attempt_at = moment + backoff(row.attempts)
-            report["failed" if give_up else "deferred"] += 1
-            # No address in the log line: the outbox id is enough to find it.
-            log.warning("privacy mail %s not sent (attempt %s): %s",
-                        row.id, row.attempts, type(exc).__name__)
-        else:
-            row.status = "sent"
-            row.sent_at = utcnow()
-            row.last_error = None
-            report["sent"] += 1
+    moment = now or utcnow()
+    claimed = _claim(state, sorted({i for i in ids if i is not None}), moment)
+    if not claimed:
+        return report
+    Outbox = state.models.Outbox
+    rows = list(db.session.scalars(sa.select(Outbox).where(Outbox.id.in_(claimed))
+                                   .order_by(Outbox.id)))
+    transport = _Transport(settings.mail_timeout)
+    try:
+        for row in rows:
+            try:
+                transport.send(_message(row, settings))
+            except Exception as exc:  # any transport failure: keep the mail, note why
+                transport.close(broken=True)  # the next mail gets a fresh connection
+                give_up = row.attempts >= settings.mail_max_attempts
+                row.status = "failed" if give_up else "queued"
+                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                row.next_attempt_at = moment + backoff(row.attempts)
+                report["failed" if give_up else "deferred"] += 1
+                # No address in the log line: the outbox id is enough to find it.
+                log.warning("privacy mail %s not sent (attempt %s): %s",
+                            row.id, row.attempts, type(exc).__name__)
+            else:
+                row.status = "sent"
+                row.sent_at = utcnow()
+                row.last_error = None
+                redact(row)
+                report["sent"] += 1
+    finally:
+        transport.close()
         db.session.commit()
     return report
 
@@ -271,3 +335,117 @@ def source(models: Models) -> Source:
         rules=_rules,
         period=_period,
     )
+
+
+# -- leaving the request path ------------------------------------------------------------
+#
+# A view commits its rows and their mail in one transaction and answers; the
+# mail goes after the response (a background thread of this process, several
+# mails over one connection), to the site's task queue (PRIVACY_MAIL_DISPATCH),
+# or only through `flask privacy send-mail --watch`. Every answer takes the same
+# path whatever the address, so its time tells nothing about the address.
+
+_PENDING = "_webence_privacy_mail"
+#: Seconds the background sender waits for more mail before its thread ends.
+IDLE = 5.0
+
+
+class MailWorker:
+    """One background sender per process and app, started on demand (and again
+    in a forked worker): mail queued by requests goes out over one connection."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pending: SimpleQueue[list[int]] = SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def submit(self, ids: list[int]) -> None:
+        self.pending.put(ids)
+        with self.lock:
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="privacy-mail", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = self.pending.get(timeout=IDLE)
+            except Empty:
+                with self.lock:
+                    if self.pending.empty():
+                        self.thread = None
+                        return
+                continue
+            while True:  # what else has come meanwhile goes over the same connection
+                try:
+                    batch += self.pending.get_nowait()
+                except Empty:
+                    break
+            self._send(batch)
+
+    def _send(self, ids: list[int]) -> None:
+        with self.app.app_context():
+            state = get_state()
+            try:
+                send(state, ids)
+            except Exception as exc:  # noqa: BLE001 - the rows stay queued for send-mail
+                log.warning("privacy mail: background sending failed (%s); "
+                            "flask privacy send-mail will deliver", type(exc).__name__)
+            finally:
+                state.db.session.remove()
+
+
+_workers: weakref.WeakKeyDictionary[Flask, MailWorker] = weakref.WeakKeyDictionary()
+
+
+def worker(app: Flask) -> MailWorker:
+    found = _workers.get(app)
+    if found is None:
+        found = _workers[app] = MailWorker(app)
+    return found
+
+
+def dispatch(state: State, ids: Iterable[int | None]) -> None:
+    """Hand committed outbox rows to delivery, never sending inside a request."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return
+    how = state.settings.mail_dispatch
+    if callable(how):
+        how(wanted)  # the site's task queue; the outbox stays the record
+    elif how == "sender":
+        return  # `flask privacy send-mail --watch` (or cron) delivers
+    elif has_request_context():
+        pending: list[int] = g.setdefault(_PENDING, [])
+        pending.extend(wanted)
+    else:
+        send(state, wanted)  # a command or a shell: nobody waits for an answer
+
+
+def _after_response(response: Response) -> Response:
+    """Start delivery once the response has gone (a WSGI server closes it after
+    the last byte): the visitor never waits for SMTP."""
+    ids: list[int] | None = g.pop(_PENDING, None)
+    if ids:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        response.call_on_close(lambda: worker(app).submit(ids))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_after_response)
+
+
+def watch(state: State, *, interval: float, stop: threading.Event,
+          on_report: Callable[[dict[str, int]], None] | None = None) -> None:
+    """``flask privacy send-mail --watch``: deliver what is due, then again every
+    ``interval`` seconds until ``stop`` is set (SIGTERM from systemd)."""
+    while not stop.is_set():
+        report = deliver_due(state)
+        state.db.session.remove()
+        if on_report is not None and any(report.values()):
+            on_report(report)
+        stop.wait(interval)

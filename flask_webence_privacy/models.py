@@ -89,6 +89,9 @@ class OutboxRow(Row):
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str | None] = mapped_column(sa.Text)
     headers: Mapped[str | None] = mapped_column(sa.Text)  # JSON object
+    # The working links in the mail (JSON list): kept until delivery, then taken
+    # out of the stored copy, so no live token stays at rest.
+    live_links: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import request
+from flask import Response, request
 
 from .config import Settings
 from .state import get_state
+from .tokens import keyed_hash
 
 
 def client_ip(settings: Settings | None = None) -> str:
@@ -30,6 +31,18 @@ def client_ip(settings: Settings | None = None) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return remote
+
+
+def client_key() -> str:
+    """The rate limiter's key for this client: a keyed hash of its IP, so neither
+    the limiter's storage (Redis) nor its log lines hold an address."""
+    return "ip:" + keyed_hash(client_ip())[:32]
+
+
+def accepted(response: Response) -> bool:
+    """Only a submission that was taken counts against a form's limit: a visitor
+    who mistyped five times must not be locked out and lose their text."""
+    return response.status_code < 400
 
 
 def truncate_ip(address: str | None) -> str | None:

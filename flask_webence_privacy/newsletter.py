@@ -18,16 +18,17 @@ import datetime as dt
 import enum
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
 from . import consent, mail, signals, tokens
 from .config import Settings, localize
 from .i18n import gettext as _
+from .links import external_url
 from .models import Models, OutboxRow, SubscriberRow, utcnow
 from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext, Source, make_source
@@ -86,7 +87,7 @@ class Outcome(enum.Enum):
 class Result:
     outcome: Outcome
     subscriber_id: int | None = None
-    sent: dict[str, int] = field(default_factory=dict)
+    mail_id: int | None = None
 
 
 def _find(state: State, email: str, list_name: str = LIST_NAME) -> SubscriberRow | None:
@@ -113,6 +114,7 @@ def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetim
     subscriber.confirm_mails = (subscriber.confirm_mails or 0) + 1
     state.db.session.flush()  # a new row needs its id for the token
     token = tokens.make("newsletter-confirm", {"s": subscriber.id, "n": nonce})
+    url = external_url("webence_privacy.newsletter_confirm", token=token)
     return mail.queue(
         state,
         kind="newsletter-confirm",
@@ -120,7 +122,8 @@ def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetim
         subject_email=subscriber.email,
         template="newsletter_confirm",
         language=subscriber.language or state.settings.default_language,
-        confirm_url=url_for("webence_privacy.newsletter_confirm", token=token, _external=True),
+        links=[url],
+        confirm_url=url,
         hours=state.settings.newsletter.confirm_hours,
         controller_name=state.settings.controller_name,
     )
@@ -186,8 +189,8 @@ def _subscribe(state: State, email: str, wording: str, language: str, age_confir
     if row is None:
         log.info("newsletter confirmation mail capped for subscriber %s", subscriber.id)
         return Result(Outcome.CAPPED, subscriber.id)
-    sent = mail.send(state, [row.id])
-    return Result(Outcome.MAILED, subscriber.id, sent)
+    mail.dispatch(state, [row.id])
+    return Result(Outcome.MAILED, subscriber.id, row.id)
 
 
 def _confirmed_under_current(state: State, email: str) -> bool:
@@ -211,7 +214,8 @@ def resend(state: State, *, email: str, now: dt.datetime | None = None) -> Resul
         return Result(Outcome.CAPPED, subscriber.id)
     row = _queue_confirmation(state, subscriber, now)
     state.db.session.commit()
-    return Result(Outcome.MAILED, subscriber.id, mail.send(state, [row.id]))
+    mail.dispatch(state, [row.id])
+    return Result(Outcome.MAILED, subscriber.id, row.id)
 
 
 # -- confirming ------------------------------------------------------------------
@@ -288,17 +292,18 @@ def confirm(state: State, token: str, *, ip: str | None = None,
     )
     language = subscriber.language or state.settings.default_language
     headers = unsubscribe_headers_for(state, subscriber)
+    link = unsubscribe_url(state, subscriber)
     row = mail.queue(
         state, kind="newsletter-confirmed", to=subscriber.email,
         subject_email=subscriber.email, template="newsletter_confirmed", language=language,
-        headers=headers, unsubscribe_url=unsubscribe_url(state, subscriber),
+        headers=headers, links=[link], unsubscribe_url=link,
         controller_name=state.settings.controller_name,
     )
     db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.consent_given.send(app, record=record, email=subscriber.email, purpose=PURPOSE)
     signals.subscription_confirmed.send(app, subscriber=subscriber)
-    mail.send(state, [row.id])
+    mail.dispatch(state, [row.id])
     return subscriber
 
 
@@ -319,8 +324,7 @@ def unsubscribe_token(subscriber: SubscriberRow) -> str:
 
 
 def unsubscribe_url(state: State, subscriber: SubscriberRow) -> str:
-    return url_for("webence_privacy.newsletter_unsubscribe",
-                   token=unsubscribe_token(subscriber), _external=True)
+    return external_url("webence_privacy.newsletter_unsubscribe", token=unsubscribe_token(subscriber))
 
 
 def check_unsubscribe(state: State, token: str) -> SubscriberRow:

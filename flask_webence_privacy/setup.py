@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 
@@ -12,7 +13,9 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
 from .config import Settings
-from .net import client_ip
+from .net import client_key
+
+log = logging.getLogger("flask_webence_privacy")
 
 
 def setup_mail(app: Flask) -> None:
@@ -23,6 +26,17 @@ def setup_mail(app: Flask) -> None:
 def setup_babel(app: Flask, locale_selector: Callable[[], str]) -> None:
     if "babel" not in app.extensions:
         Babel(app, locale_selector=locale_selector)
+
+
+def setup_session_cookie(app: Flask) -> None:
+    """The session cookie carries the CSRF token: SameSite=Lax keeps it off
+    cross-site POSTs, Secure keeps it off plain http where the site is https.
+    Only where the host has not chosen."""
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config.get("PREFERRED_URL_SCHEME") == "https" and not app.config.get(
+            "SESSION_COOKIE_SECURE"):
+        app.config["SESSION_COOKIE_SECURE"] = True
 
 
 def setup_csrf(app: Flask) -> CSRFProtect:
@@ -46,8 +60,16 @@ def setup_limiter(app: Flask, settings: Settings) -> Limiter:
         or app.config.get("RATELIMIT_STORAGE_URI")
         or "memory://"
     )
+    if storage.startswith("memory://") and not (app.debug or app.testing):
+        log.warning(
+            "PRIVACY_RATELIMIT_STORAGE_URI is not set: rate limits are kept in this process's "
+            "memory, so with several workers each one counts on its own and a limit lets "
+            "through several times what it says. Set it to your Redis, e.g. "
+            "'redis://127.0.0.1:6379/0'."
+        )
     with warnings.catch_warnings():
-        # Flask-Limiter warns about memory:// even where it is the documented
-        # single-process choice; the README says when to switch.
+        # Flask-Limiter's own warning about memory:// is the one above, in words
+        # that name the setting to change.
         warnings.simplefilter("ignore")
-        return Limiter(key_func=client_ip, app=app, storage_uri=storage, default_limits=[])
+        return Limiter(key_func=client_key, app=app, storage_uri=storage, default_limits=[],
+                       key_prefix=app.config.get("RATELIMIT_KEY_PREFIX") or "privacy")

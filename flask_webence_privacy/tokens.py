@@ -31,17 +31,21 @@ class TokenError(Exception):
         self.reason = reason  # "invalid" | "expired"
 
 
-def _secret() -> str | bytes:
+def _secrets() -> list[bytes]:
+    """Flask's ``SECRET_KEY_FALLBACKS`` then ``SECRET_KEY``: itsdangerous signs
+    with the last and accepts them all, so rotating the secret keeps every link
+    already mailed working (an unsubscribe link must work for years)."""
     secret: str | bytes | None = current_app.config.get("SECRET_KEY")
     if not secret:
         raise RuntimeError("SECRET_KEY must be set to sign privacy links")
-    return secret
+    fallbacks: list[str | bytes] = list(current_app.config.get("SECRET_KEY_FALLBACKS") or ())
+    return [k.encode() if isinstance(k, str) else k for k in (*fallbacks, secret)]
 
 
 def serializer(purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(_secret(), salt=f"webence-privacy/{purpose}")
+    return URLSafeTimedSerializer(_secrets(), salt=f"webence-privacy/{purpose}")
 
 
 def make(purpose: str, payload: Any) -> str:

@@ -55,8 +55,10 @@ def _log_visit(response: Response) -> Response:
         return response
     state = get_state()
     engine, table = state.db.engine, state.models.VisitLog.__table__
-    # request.path carries no query string: search terms and tokens stay out.
-    path, ip, agent = request.path, stored_ip(state.settings), request.headers.get("User-Agent")
+    # The route, not the path: "/privacy/request/<token>" keeps no token, and no
+    # query string (search terms) is ever stored.
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    path, ip, agent = rule, stored_ip(state.settings), request.headers.get("User-Agent")
 
     def write() -> None:
         # After the response is closed the request's own session is gone, so the

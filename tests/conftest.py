@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
@@ -78,6 +79,18 @@ class Inbox:
             time.sleep(0.02)
         raise AssertionError(f"expected {count} mail(s), got {len(self.messages)}")
 
+    def wait_to(self, address: str, count: int = 1,
+                timeout: float = 10.0) -> list[email.message.EmailMessage]:
+        """Wait until ``count`` mails to ``address`` have arrived; those mails."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [m for m in self.messages if address in str(m["To"])]
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mail(s) to {address}, got {len(found)}")
+
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 
@@ -125,9 +138,11 @@ def smtp_port(smtp_server: tuple[Any, Inbox]) -> int:
 
 
 def wait_for_outbox(app: Flask, count: int = 1, status: str | None = "sent",
-                    kind: str | None = None, timeout: float = 10.0) -> list[Any]:
+                    kind: str | None = None, timeout: float = 10.0,
+                    attempts: int | None = None) -> list[Any]:
     """Poll the database until the outbox holds exactly ``count`` mails (of
-    ``kind``, if given), every one with ``status`` (any status if ``None``).
+    ``kind``, if given), every one with ``status`` (any status if ``None``) and,
+    if given, that many sending ``attempts``.
 
     Every mail the package sends goes through the outbox, so once this holds no
     further mail of that kind is on its way. Returns the rows, oldest first.
@@ -141,13 +156,33 @@ def wait_for_outbox(app: Flask, count: int = 1, status: str | None = "sent",
     while True:
         with app.app_context():
             rows = db.session.scalars(query).all()
-        if len(rows) == count and all(status is None or r.status == status for r in rows):
+        if len(rows) == count and all(
+                (status is None or r.status == status)
+                and (attempts is None or r.attempts == attempts) for r in rows):
             return rows
         if time.monotonic() >= deadline:
             seen = [(r.kind, r.status) for r in rows]
             raise AssertionError(
                 f"expected {count} {kind or 'outbox'} mail(s) with status {status!r} "
                 f"within {timeout}s; the outbox holds {seen}")
+        time.sleep(0.02)
+
+
+def wait_for_delivery(app: Flask, timeout: float = 10.0) -> None:
+    """Poll until every mail the app queued has had its first try (none is
+    waiting for the sender after a response, none is being sent)."""
+    state = app.extensions["webence_privacy"]
+    db, Outbox = state.db, state.models.Outbox
+    busy = sa.select(sa.func.count()).select_from(Outbox).where(sa.or_(
+        Outbox.status == "sending", sa.and_(Outbox.status == "queued", Outbox.attempts == 0)))
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.app_context():
+            left = db.session.scalar(busy)
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{left} mail(s) still waiting for delivery after {timeout}s")
         time.sleep(0.02)
 
 
@@ -211,6 +246,17 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
+class ClosingClient(FlaskClient):
+    """A test client that reads the whole response and closes it, as a WSGI
+    server does once the last byte has gone: the package starts mail delivery
+    only then (a visitor never waits for SMTP), so an unclosed response would
+    leave the mail queued."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 class AppFactory:
     """Builds apps as a site builder would: SQLAlchemy(), Privacy(), init_app()."""
 
@@ -222,6 +268,7 @@ class AppFactory:
     def __call__(self, create: bool = True, setup: Callable[..., Any] | None = None,
                  **config: Any) -> Flask:
         app = Flask("site")
+        app.test_client_class = ClosingClient
         app.config.update(BASE_CONFIG)
         app.config.update(self.database)
         if self.smtp_port:
@@ -357,6 +404,9 @@ def example_site_app(request: pytest.FixtureRequest,
         settings: dict[str, Any] = {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'site{len(built)}.db'}",
             "SECRET_KEY": "example-site-test",
+            # As in production: the address declared, the hash key apart.
+            "TRUSTED_HOSTS": ["127.0.0.1", "localhost"],
+            "PRIVACY_HASH_KEY": "example-site-hash-key",
             "MAIL_SUPPRESS_SEND": True,
         }
         if mail:
@@ -367,6 +417,7 @@ def example_site_app(request: pytest.FixtureRequest,
             settings["PRIVACY_ADMIN_CHECK"] = lambda: True
         settings.update(config)
         app = create_app(settings)
+        app.test_client_class = ClosingClient
         if debug:
             app.debug = True
         with app.app_context():

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from flask_webence_privacy import InvalidAddress, canonical
 from flask_webence_privacy.models import utcnow
 
-from .conftest import csrf_token, handles
-from .test_portal import act, scan, verified
+from .conftest import csrf_token, handles, host_model
+from .test_portal import act, file_request, scan, verified
 
 TYPED = "Erin.Unique@Example.com"
 LOOKUP = "erin.unique@example.com"
@@ -32,12 +32,7 @@ TRACES = ["erin.unique", "Erin.Unique", "ERIN.", "Erin Unique", "Hoe laat"]
 def host_models(app, db, privacy):
     """The host keeps customers (any case: typed in by staff) and orders."""
 
-    class Customer(db.Model):
-        __tablename__ = "host_customer"
-        id = sa.Column(sa.Integer, primary_key=True)
-        email = sa.Column(sa.String(254), index=True)
-        name = sa.Column(sa.String(200))
-        created_at = sa.Column(sa.DateTime, default=utcnow)
+    Customer = host_model(db, "Customer", extra_columns={"name": sa.String(200)})
 
     class Order(db.Model):
         __tablename__ = "host_order"
@@ -198,10 +193,37 @@ def test_an_erasure_keeps_what_is_on_hold_and_says_why(site, inbox):
     response = act(client, link, action="erase")
     assert response.status_code == 200
     done = response.get_data(as_text=True)
-    assert "legal claim" in done
+    assert "rechtsvordering" in done  # the result page, in Dutch (no Accept-Language)
     with site.app_context():
         found = counts(privacy.export_subject(LOOKUP))
         assert found["ContactMessage"] == 1 and found["ConsentRecord"] == 1
+
+
+def test_an_erasure_keeps_a_restricted_subject_through_the_same_rule_as_the_purge(site, inbox):
+    send_contact_form(site, TYPED)
+    inbox.wait(2)
+    db, privacy = handles(site)
+    models = site.extensions["webence_privacy"].models
+    with site.app_context():
+        db.session.add(models.SubjectMark(email=LOOKUP, kind="restriction", grounds="dispuut"))
+        db.session.commit()
+        report = privacy.erase_subject(TYPED)
+        assert report.erased == []
+        assert {r.name for r in report.kept} == {"ContactMessage", "ConsentRecord", "Outbox"}
+        assert all("GDPR art. 18" in r.reason or "AVG art. 18" in r.reason for r in report.kept)
+        purged = privacy.purge(now=utcnow() + dt.timedelta(days=800))
+        assert purged.count("ContactMessage") == 0
+
+
+def test_an_unverified_restriction_request_blocks_nobody(site, inbox):
+    send_contact_form(site, TYPED)
+    inbox.wait(2)
+    client = site.test_client()
+    file_request(client, LOOKUP, "restriction")  # anyone can type anyone's address
+    _, privacy = handles(site)
+    with site.app_context():
+        report = privacy.erase_subject(LOOKUP)
+        assert report.kept == [] and report.erased_count >= 4
 
 
 def test_the_erasure_plan_and_the_erasure_report_agree(site, inbox):

@@ -14,6 +14,9 @@ from flask_webence_privacy import ConfigurationError, Privacy
 from .conftest import host_model
 
 REQUIRED = {
+    # A production app: not debug, not testing, its address declared, its hash key apart.
+    "SERVER_NAME": "www.webence.nl",
+    "PRIVACY_HASH_KEY": "h",
     "SECRET_KEY": "s",
     "SQLALCHEMY_DATABASE_URI": "sqlite://",
     "PRIVACY_CONTROLLER_NAME": "Webence",
@@ -103,6 +106,30 @@ def test_malformed_retention_names_the_key(retention, named):
 def test_malformed_settings_name_the_key(config, named):
     with pytest.raises(ConfigurationError, match=named):
         build(**config)
+
+
+def test_outside_debug_and_testing_the_site_must_declare_its_address():
+    with pytest.raises(ConfigurationError, match="SERVER_NAME.*TRUSTED_HOSTS"):
+        build(SERVER_NAME=None)
+    # Either one will do; in debug mode neither is needed.
+    assert build(SERVER_NAME=None, TRUSTED_HOSTS=["www.webence.nl"])[0]
+    assert build(SERVER_NAME=None, DEBUG=True)[0]
+
+
+def test_outside_debug_and_testing_the_hash_key_must_be_set_apart():
+    with pytest.raises(ConfigurationError, match="PRIVACY_HASH_KEY is required"):
+        build(PRIVACY_HASH_KEY=None)
+    app, _, _ = build(PRIVACY_HASH_KEY=None, TESTING=True)  # SECRET_KEY stands in
+    assert app.extensions["webence_privacy"].settings.hash_key == b"s"
+
+
+def test_the_session_cookie_gets_samesite_and_secure_unless_the_host_chose():
+    app, _, _ = build(PREFERRED_URL_SCHEME="https")
+    assert (app.config["SESSION_COOKIE_SAMESITE"], app.config["SESSION_COOKIE_SECURE"]) == (
+        "Lax", True)
+    app, _, _ = build(SESSION_COOKIE_SAMESITE="Strict")
+    assert (app.config["SESSION_COOKIE_SAMESITE"], app.config["SESSION_COOKIE_SECURE"]) == (
+        "Strict", False)
 
 
 def test_forgotten_init_app_says_so():

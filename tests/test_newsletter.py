@@ -36,8 +36,7 @@ def path_of(link: str) -> str:
 
 
 def confirm_link(inbox: Inbox, email: str = ADDRESS, count: int = 1) -> str:
-    inbox.wait(count)
-    mails = inbox.to(email)
+    mails = inbox.wait_to(email, count)
     links = [x for x in Inbox.links(mails[-1]) if "/newsletter/confirm/" in x]
     assert len(links) == 1
     return links[0]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_webence_privacy import signals
 from flask_webence_privacy.models import utcnow
 
-from .conftest import Inbox, csrf_token, handles, host_model
+from .conftest import Inbox, csrf_token, handles, host_model, wait_for_delivery
 
 ANA = "ana@example.nl"
 #: The form page is not private, so the browser sends a Referer (CSRF over https wants one).
@@ -98,6 +98,7 @@ def verified(site, inbox, kind, email=ANA):
     assert file_request(client, email, kind).status_code == 200
     link = mailed_link(inbox, email)
     assert confirm(client, link).status_code == 303
+    wait_for_delivery(site)  # the maintainer's notice is out before the story goes on
     return client, link
 
 

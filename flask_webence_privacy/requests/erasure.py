@@ -81,6 +81,11 @@ def hold_reason() -> str:
              "erased once that is settled")
 
 
+def restriction_reason() -> str:
+    return _("kept while processing is restricted (GDPR art. 18); "
+             "ask us to lift the restriction first")
+
+
 def _count(state: State, source: Source, where: ColumnElement[bool]) -> int:
     return int(state.db.session.scalar(
         sa.select(sa.func.count()).select_from(source.table).where(where)) or 0)
@@ -102,14 +107,15 @@ def _walk(state: State, email: str, language: str, *, execute: bool) -> ErasureR
     With ``execute`` the erasable rows are erased (the caller commits)."""
     settings = state.settings
     report = ErasureReport(tokens.keyed_hash(email), planned=not execute)
-    held = keeping.is_held(state.db, state.models, email)
+    whole = keeping.subject_kept(state.db, state.models, email, keeping.ERASURE)
+    why = {keeping.Reason.HOLD: hold_reason, keeping.Reason.RESTRICTION: restriction_reason}
     law = [name for name in settings.retention if keeping.kept_by_law(settings, name)]
     for source in state.sources:
         label = _label(source, language)
         mine = source.of_subject(email)
         kept: list[tuple[str, ColumnElement[bool]]] = []
-        if held:
-            kept.append((hold_reason(), mine))
+        if whole is not None:
+            kept.append((why[whole](), mine))
             erasable: ColumnElement[bool] | None = None
         elif source.category_column is None:
             if source.category in law:
@@ -153,7 +159,7 @@ def erase_subject(state: State, email: str, request: DataRequestRow | None = Non
     language = language or state.settings.default_language
     try:
         report = _walk(state, email, language, execute=True)
-        if not keeping.is_held(db, models, email):
+        if keeping.subject_kept(db, models, email, keeping.ERASURE) is None:
             # Marks of objection/restriction would keep the address: the erasure
             # and its ledger entry now do their work (nothing is left to process).
             db.session.execute(sa.delete(models.SubjectMark).where(models.SubjectMark.email == email))

@@ -101,7 +101,8 @@ def export_json(data: Mapping[str, Any]) -> str:
 def neutralise(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
     text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    # Spreadsheets skip leading blanks before they look for a formula.
+    if text[:1] in ("\t", "\r") or text.lstrip()[:1] in ("=", "+", "-", "@"):
         return "'" + text
     return text
 

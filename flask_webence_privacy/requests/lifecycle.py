@@ -19,13 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 from blinker import NamedSignal
 from dateutil.relativedelta import relativedelta
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy.sql import Select
 
 from .. import mail, signals, tokens
 from ..config import Settings
 from ..i18n import gettext as _
 from ..keeping import OPEN_REQUEST
+from ..links import external_url
 from ..models import DataRequestRow, Models, OutboxRow, utcnow
 from ..policy import format_days, format_period
 from ..registry import Rule, RuleContext, Source, make_source
@@ -84,7 +85,7 @@ def make_token(request_id: int) -> tuple[str, str]:
 
 
 def link(token: str) -> str:
-    return url_for("webence_privacy.request_page", token=token, _external=True)
+    return external_url("webence_privacy.request_page", token=token)
 
 
 def kind_label(kind: str) -> Any:
@@ -120,13 +121,23 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         recent = db.session.scalar(
             sa.select(sa.func.count()).select_from(models.Outbox).where(
                 models.Outbox.subject_email == email,
-                models.Outbox.kind == "request-verify",
+                models.Outbox.kind.in_(("request-verify", "request-open")),
                 models.Outbox.created_at >= now - RESEND_WINDOW,
             )
         )
         if recent:
             db.session.rollback()
             return Filed(existing)
+        if existing.status == VERIFIED:
+            # Its link is in use: a new one would kill it. The person is told
+            # the request is under way (and anyone else learns nothing).
+            row = mail.queue(
+                state, kind="request-open", to=email, template="request_open",
+                language=existing.language or language, subject_email=email,
+                kind_label=kind_label(kind), req=existing, due=due(existing))
+            db.session.commit()
+            mail.dispatch(state, [row.id])
+            return Filed(existing, row.id, False)
         request, created = existing, False
         if details and not request.details:
             request.details = details
@@ -139,16 +150,17 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         created = True
     token, token_hash = make_token(request.id)
     request.token_hash = token_hash
+    url = link(token)
     row = mail.queue(
         state, kind="request-verify", to=email, template="request_verify",
-        language=request.language or language, subject_email=email,
-        url=link(token), kind_label=kind_label(kind), req=request,
+        language=request.language or language, subject_email=email, links=[url],
+        url=url, kind_label=kind_label(kind), req=request,
         max_age_hours=state.settings.token_max_age // 3600,
     )
     db.session.commit()
     if created:
         emit(signals.request_created, request=request)
-    mail.send(state, [row.id])
+    mail.dispatch(state, [row.id])
     return Filed(request, row.id, created)
 
 
@@ -204,7 +216,7 @@ def verify(state: State, token: str) -> DataRequestRow:
     emit(signals.request_verified, request=request)
     if request.status == COMPLETED:
         emit(signals.request_completed, request=request)
-    mail.send(state, [row.id])
+    mail.dispatch(state, [row.id])
     return request
 
 
@@ -213,8 +225,7 @@ def notify_maintainer(state: State, request: DataRequestRow, template: str,
     """Queue the maintainer's mail about ``request`` (the caller commits)."""
     admin_url = None
     if "webence_privacy.admin_detail" in current_app.view_functions:
-        admin_url = url_for("webence_privacy.admin_detail", request_id=request.id,
-                            _external=True)
+        admin_url = external_url("webence_privacy.admin_detail", request_id=request.id)
     return mail.queue(
         state, kind="request-notify", to=state.settings.notify_email,
         template=template, language=state.settings.default_language,
@@ -304,7 +315,7 @@ def reject(state: State, request: DataRequestRow, reason: str) -> DataRequestRow
     state.db.session.commit()
     emit(signals.request_completed, request=request)
     if row is not None:
-        mail.send(state, [row.id])
+        mail.dispatch(state, [row.id])
     return request
 
 
@@ -327,7 +338,7 @@ def extend(state: State, request: DataRequestRow, reason: str, months: int = 2) 
                      kind_label=kind_label(request.kind), reason=reason,
                      until=request.extended_until)
     state.db.session.commit()
-    mail.send(state, [row.id])
+    mail.dispatch(state, [row.id])
     return request
 
 

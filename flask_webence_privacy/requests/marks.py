@@ -94,7 +94,7 @@ def record_mark(state: State, request: DataRequestRow, grounds: str | None,
     request.details = grounds
     row = notify_maintainer(state, request, "request_mark", grounds=grounds, marketing=marketing)
     state.db.session.commit()
-    mail.send(state, [row.id])
+    mail.dispatch(state, [row.id])
     return mark
 
 
@@ -155,7 +155,7 @@ def rectify(state: State, request: DataRequestRow, changes: Mapping[tuple[int, A
         mark_completed(request, f"self-service correction: {changed} field(s)")
     state.db.session.commit()
     if row is not None:
-        mail.send(state, [row.id])
+        mail.dispatch(state, [row.id])
     if request.status == COMPLETED:
         emit(signals.request_completed, request=request)
     return changed

@@ -11,12 +11,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, redirect, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from ..forms import NoControlCharacters
+from ..forms import NoControlCharacters, PrivacyForm
 from ..i18n import lazy_gettext as _l
 from ..models import utcnow
 from ..requests import lifecycle
@@ -25,7 +24,7 @@ from ..state import State, get_state
 from .common import private, render
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(PrivacyForm):
     reason = TextAreaField(
         _l("Reason"),
         validators=[DataRequired(message=_l("Give a reason.")), Length(max=lifecycle.MAX_DETAILS),
@@ -40,7 +39,7 @@ class ExtendForm(ReasonForm):
                         default="2", validators=[DataRequired()])
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(PrivacyForm):
     resolution = TextAreaField(
         _l("What was done (optional)"),
         validators=[Length(max=lifecycle.MAX_DETAILS), NoControlCharacters(multiline=True)],

@@ -6,18 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from .. import contact
-from ..forms import NoControlCharacters, age_field, email_field
+from ..forms import NoControlCharacters, PrivacyForm, age_field, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..language import current_language
-from ..net import client_ip, stored_ip
+from ..net import accepted, client_key, stored_ip
 from ..state import State, get_state
+from ..transactions import DatabaseUnavailable, retrying
 from .common import private, render
 
 #: A form post larger than this is refused before it is parsed (the fields' own
@@ -33,7 +33,7 @@ def _too_long() -> Any:
     return _l("Use at most %(max)d characters.")
 
 
-class ContactForm(FlaskForm):
+class ContactForm(PrivacyForm):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(message=_l("Enter your name.")),
@@ -84,10 +84,11 @@ def init_views(bp: Blueprint, state: State) -> None:
     view = state.limiter.limit(
         state.settings.contact_rate_limit,
         methods=["POST"],
-        key_func=client_ip,
+        key_func=client_key,
+        deduct_when=accepted,
         on_breach=_too_many,
     )(view)
-    # CSRF is checked by the form itself (FlaskForm), so a missing token gives the
+    # CSRF is checked by the form itself (PrivacyForm), so a missing token gives the
     # form back with the visitor's text and a message instead of a bare 400 page.
     state.csrf.exempt(view)
     bp.add_url_rule("/contact", "contact", view, methods=["GET", "POST"])
@@ -134,8 +135,9 @@ def contact_page() -> Response:
         return render("contact_sent.html")
     if not form.validate():
         return _form(form, language, status=400)
+    ip = stored_ip()
     try:
-        contact.submit(
+        retrying(state, lambda: contact.submit(
             state,
             name=form.name.data,
             email=form.email.data,
@@ -144,13 +146,17 @@ def contact_page() -> Response:
             purpose=form.purpose.data,
             message=form.message.data,
             language=language,
-            ip=stored_ip(),
-        )
+            ip=ip,
+        ))
     except contact.ContactError as exc:  # the form lets nothing through that this refuses
         getattr(form, exc.field).errors = [_("Check this field.")]
         return _form(form, language, status=400)
+    except DatabaseUnavailable:
+        return _form(form, language, status=503, unavailable=True)
     return render("contact_sent.html")
 
 
-def _form(form: ContactForm, language: str, status: int = 200) -> Response:
-    return render("contact.html", status, form=form, notice=contact.notice(language))
+def _form(form: ContactForm, language: str, status: int = 200,
+          unavailable: bool = False) -> Response:
+    return render("contact.html", status, form=form, notice=contact.notice(language),
+                  unavailable=unavailable)

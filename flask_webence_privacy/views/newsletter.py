@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from .. import newsletter
-from ..forms import age_field, email_field
+from ..forms import PrivacyForm, age_field, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..language import current_language
-from ..net import client_ip, stored_ip
+from ..net import accepted, client_key, stored_ip
 from ..state import State, get_state
+from ..transactions import DatabaseUnavailable, retrying
 from .common import private, render
 
 #: Generous: a mail provider sends many one-click opt-outs from few addresses, and
@@ -29,7 +29,7 @@ ONE_CLICK = {"List-Unsubscribe": ["One-Click"]}
 MAX_BODY = 16 * 1024
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(PrivacyForm):
     email = email_field()
     # The label is set per request to the exact wording stored with the consent.
     consent = BooleanField(
@@ -39,21 +39,22 @@ class SubscribeForm(FlaskForm):
     age_ok = age_field()
 
 
-class ResendForm(FlaskForm):
+class ResendForm(PrivacyForm):
     email = email_field()
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(PrivacyForm):
     """The one-button pages: only the CSRF token."""
 
 
 def init_views(bp: Blueprint, state: State) -> None:
     config = state.settings.newsletter
 
-    def add(rule: str, endpoint: str, view: Any, limit: str) -> None:
+    def add(rule: str, endpoint: str, view: Any, limit: str, counts_success: bool) -> None:
         view = private(view)
         view.__name__ = f"newsletter_{endpoint}"
-        view = state.limiter.limit(limit, methods=["POST"], key_func=client_ip,
+        view = state.limiter.limit(limit, methods=["POST"], key_func=client_key,
+                                   deduct_when=accepted if counts_success else None,
                                    on_breach=_too_many)(view)
         # Each view checks CSRF itself (the form, or validate_csrf), so a missing
         # token gives the page back with a message instead of a bare 400, and the
@@ -61,11 +62,12 @@ def init_views(bp: Blueprint, state: State) -> None:
         state.csrf.exempt(view)
         bp.add_url_rule(rule, endpoint, view, methods=["GET", "POST"])
 
-    add("/newsletter", "newsletter", subscribe_page, config.rate_limit)
-    add("/newsletter/resend", "newsletter_resend", resend_page, config.rate_limit)
-    add("/newsletter/confirm/<token>", "newsletter_confirm", confirm_page, LINK_RATE_LIMIT)
+    # The forms count only what they accept; the link pages count every POST.
+    add("/newsletter", "newsletter", subscribe_page, config.rate_limit, True)
+    add("/newsletter/resend", "newsletter_resend", resend_page, config.rate_limit, True)
+    add("/newsletter/confirm/<token>", "newsletter_confirm", confirm_page, LINK_RATE_LIMIT, False)
     add("/newsletter/unsubscribe/<token>", "newsletter_unsubscribe", unsubscribe_page,
-        LINK_RATE_LIMIT)
+        LINK_RATE_LIMIT, False)
 
 
 def _too_many(limit: Any) -> Response:
@@ -98,10 +100,13 @@ def subscribe_page() -> Response:
         return render("newsletter.html", form=form)
     if not form.validate():
         return render("newsletter.html", 400, form=form)
-    newsletter.subscribe(
-        state, email=form.email.data, wording=wording, language=language,
-        age_confirmed=bool(form.age_ok.data), ip=stored_ip(),
-    )
+    ip = stored_ip()
+    try:
+        retrying(state, lambda: newsletter.subscribe(
+            state, email=form.email.data, wording=wording, language=language,
+            age_confirmed=bool(form.age_ok.data), ip=ip))
+    except DatabaseUnavailable:
+        return render("newsletter.html", 503, form=form, unavailable=True)
     # One answer whatever the address's state: nobody learns who subscribed.
     return render("newsletter_sent.html")
 

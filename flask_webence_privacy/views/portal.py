@@ -5,26 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from .. import address
-from ..forms import NoControlCharacters, email_field
+from ..forms import NoControlCharacters, PrivacyForm, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..language import current_language
 from ..models import DataRequestRow
+from ..net import accepted
 from ..requests import erasure, export, lifecycle, marks
 from ..requests.lifecycle import MAX_DETAILS, OPEN, RequestError
 from ..rights import BY_KIND, RIGHTS
 from ..state import State, get_state
 from ..tokens import MAX_TOKEN_LENGTH, keyed_hash
+from ..transactions import DatabaseUnavailable, retrying
 from .common import private, render
 
 
-class RequestForm(FlaskForm):
+class RequestForm(PrivacyForm):
     email = email_field()
     kind = RadioField(
         _l("What would you like to do?"),
@@ -38,11 +39,11 @@ class RequestForm(FlaskForm):
     )
 
 
-class ActForm(FlaskForm):
+class ActForm(PrivacyForm):
     """A button that POSTs (CSRF only): verify, erase, record."""
 
 
-class GroundsForm(FlaskForm):
+class GroundsForm(PrivacyForm):
     grounds = TextAreaField(
         _l("Your grounds"),
         validators=[Optional(), Length(max=MAX_DETAILS), NoControlCharacters(multiline=True)],
@@ -62,14 +63,16 @@ def _address_key() -> str:
 
 def init_views(bp: Blueprint, state: State) -> None:
     limit = state.limiter.limit
-    form_view = limit("10 per hour", methods=["POST"])(request_form)
-    form_view = limit("5 per hour", methods=["POST"], key_func=_address_key)(form_view)
-    bp.add_url_rule("/request", "request_form", form_view, methods=["GET", "POST"])
+    # Only filed requests count: a mistyped form never locks a visitor out.
+    form_view = limit("10 per hour", methods=["POST"], deduct_when=accepted)(request_form)
+    form_view = limit("5 per hour", methods=["POST"], key_func=_address_key,
+                      deduct_when=accepted)(form_view)
+    bp.add_url_rule("/request", "request_form", private(form_view), methods=["GET", "POST"])
     page_view = limit("30 per hour", methods=["POST"])(request_page)
     # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
     # browsers post its forms without a Referer and CSRFProtect's HTTPS Referer
     # check would refuse every one. Its forms check the CSRF token themselves
-    # (FlaskForm), and the signed link in the URL is a second, unguessable secret.
+    # (PrivacyForm), and the signed link in the URL is a second, unguessable secret.
     state.csrf.exempt(page_view)
     bp.add_url_rule("/request/<token>", "request_page", page_view, methods=["GET", "POST"])
     bp.add_url_rule("/request/<token>/export.json", "request_export", request_export)
@@ -84,8 +87,12 @@ def request_form() -> Any:
         if preset in BY_KIND:
             form.kind.data = preset
     if form.validate_on_submit():
-        lifecycle.create_request(state, form.email.data, form.kind.data, form.details.data,
-                              current_language())
+        language = current_language()
+        try:
+            retrying(state, lambda: lifecycle.create_request(
+                state, form.email.data, form.kind.data, form.details.data, language))
+        except DatabaseUnavailable:
+            return render("request.html", 503, form=form, rights=RIGHTS, unavailable=True)
         # The same page whether the address is known, new or already has a request.
         return render("request_sent.html")
     status = 400 if request.method == "POST" else 200

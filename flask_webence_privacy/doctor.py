@@ -1,0 +1,153 @@
+"""``flask privacy check``: what stands between this configuration and a safe
+production site, in the manner of Django's ``check --deploy``.
+
+Each finding has a stable ID (``privacy.E...`` errors, ``privacy.W...``
+warnings), says what is wrong and how to fix it. The README lists them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask
+
+from .models import utcnow
+from .registry import Source
+from .retention import rules
+from .state import State
+
+#: Mail queued longer than this, or data past its period by more than this,
+#: means the sender or the purge is not running.
+STALE = dt.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.message}\n    Fix: {self.fix}"
+
+
+def _has_index(source: Source) -> bool:
+    """An index the package's lookups can use: on the column where it holds
+    canonical addresses, on ``lower(column)`` where it may hold any case."""
+    column = source.table.c[source.email]
+    if source.canonical_email and (column.index or column.unique or column.primary_key):
+        return True
+    wanted = column.name if source.canonical_email else f"lower({column.name})"
+    for index in source.table.indexes:
+        first = str(index.expressions[0]) if index.expressions else ""
+        if first.replace(f"{source.table.name}.", "").lower() == wanted:
+            return True
+    return False
+
+
+def _configuration(app: Flask, state: State) -> Iterator[Finding]:
+    config = app.config
+    if not (config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")):
+        yield Finding("privacy.E001", "The site's address is not declared: mailed links would "
+                      "take their host from the request's Host header.",
+                      "Set SERVER_NAME = 'www.example.nl' (or TRUSTED_HOSTS = ['www.example.nl']).")
+    storage = state.settings.ratelimit_storage_uri or config.get("RATELIMIT_STORAGE_URI") or \
+        "memory://"
+    if storage.startswith("memory://"):
+        yield Finding("privacy.W002", "Rate limits are kept in each process's memory: with "
+                      "several workers a limit lets through several times what it says.",
+                      "Set PRIVACY_RATELIMIT_STORAGE_URI = 'redis://127.0.0.1:6379/0'.")
+    hash_key = config.get("PRIVACY_HASH_KEY")
+    if not hash_key or hash_key == config.get("SECRET_KEY"):
+        yield Finding("privacy.E003", "PRIVACY_HASH_KEY is not set apart from SECRET_KEY: "
+                      "rotating the secret would orphan every stored hash.",
+                      "Set PRIVACY_HASH_KEY to its own random value and never change it.")
+    if config.get("PREFERRED_URL_SCHEME") != "https":
+        yield Finding("privacy.W004", "PREFERRED_URL_SCHEME is not 'https': mailed links and "
+                      "cookies would go over plain http.",
+                      "Serve the site over https and set PREFERRED_URL_SCHEME = 'https'.")
+    for source in state.host_sources:
+        if not _has_index(source):
+            expression = source.email if source.canonical_email else f"lower({source.email})"
+            yield Finding("privacy.W005", f"{source.name}.{source.email} has no index on "
+                          f"{expression}: every export and erasure reads the whole table.",
+                          f"CREATE INDEX ix_{source.table.name}_{source.email} ON "
+                          f"{source.table.name} ({expression}); (see the README per database)")
+    engine = state.db.engine
+    if engine.dialect.name != "sqlite" and not getattr(engine.pool, "_pre_ping", False):
+        yield Finding("privacy.W006", "pool_pre_ping is off: after a database restart the first "
+                      "requests meet dead connections.",
+                      "SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True}.")
+
+
+def _database(state: State) -> Iterator[Finding]:
+    inspector = sa.inspect(state.db.engine)
+    for model in state.models.all():
+        table = model.__table__
+        if not inspector.has_table(table.name):
+            yield Finding("privacy.E007", f"Table {table.name} is missing.",
+                          "Run your migrations (flask db upgrade) or flask privacy init-db.")
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in present]
+        if missing:
+            yield Finding("privacy.E008", f"Table {table.name} is out of date: no column "
+                          f"{', '.join(missing)}.",
+                          "Run your migrations (flask db migrate && flask db upgrade).")
+
+
+def _jobs(state: State) -> Iterator[Finding]:
+    session, Outbox = state.db.session, state.models.Outbox
+    now = utcnow()
+    waiting = session.scalar(sa.select(sa.func.count()).select_from(Outbox).where(
+        Outbox.status == "queued", Outbox.next_attempt_at < now - STALE))
+    if waiting:
+        yield Finding("privacy.W009", f"{waiting} mail(s) have waited more than two days: the "
+                      "mail sender has not run.",
+                      "Run flask privacy send-mail --watch as a service (or send-mail from cron).")
+    overdue = 0
+    for rule in rules(state, now - STALE):
+        if rule.table.name == state.models.VisitLog.__table__.name and not state.settings.visit_log:
+            continue
+        overdue += session.scalar(sa.select(sa.func.count()).select_from(rule.table)
+                                  .where(rule.where)) or 0
+    if overdue:
+        yield Finding("privacy.W010", f"{overdue} record(s) are more than two days past their "
+                      "retention period: the purge has not run.",
+                      "Run flask privacy purge daily (cron or a systemd timer; see the README).")
+    session.rollback()
+
+
+def _smtp(app: Flask, state: State) -> Iterator[Finding]:
+    config = app.config
+    if config.get("MAIL_SUPPRESS_SEND"):
+        return
+    server, port = config.get("MAIL_SERVER", "localhost"), int(config.get("MAIL_PORT", 25))
+    try:
+        connect = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+        with connect(server, port, timeout=state.settings.mail_timeout) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        yield Finding("privacy.W011", f"The SMTP server {server}:{port} does not answer "
+                      f"({type(exc).__name__}).",
+                      "Check MAIL_SERVER and MAIL_PORT; mail waits in the outbox meanwhile.")
+
+
+def check(app: Flask, state: State) -> list[Finding]:
+    """Every finding, errors first."""
+    findings = [*_configuration(app, state)]
+    database_ok = True
+    try:
+        findings += _database(state)
+    except sa.exc.DBAPIError as exc:
+        database_ok = False
+        findings.append(Finding("privacy.E012", f"The database does not answer "
+                                f"({type(exc).__name__}).", "Check SQLALCHEMY_DATABASE_URI."))
+    if database_ok and not any(f.id in ("privacy.E007", "privacy.E008") for f in findings):
+        findings += _jobs(state)
+    findings += _smtp(app, state)
+    return sorted(findings, key=lambda f: (not f.id.startswith("privacy.E"), f.id))
