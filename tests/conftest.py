@@ -415,6 +415,8 @@ def example_site_app(request: pytest.FixtureRequest,
                             MAIL_SUPPRESS_SEND=False)
         if admin:
             settings["PRIVACY_ADMIN_CHECK"] = lambda: True
+        if debug:
+            settings["DEBUG"] = True  # known at init_app, as `flask run --debug` makes it
         settings.update(config)
         app = create_app(settings)
         app.test_client_class = ClosingClient
