@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Per client IP, on POST only (Flask-Limiter notation, ";" between limits).
     "CONTACT_RATE_LIMIT": "5 per minute;20 per day",
+    # The request form: per client IP, and per address typed in.
+    "REQUEST_RATE_LIMIT": "10 per hour",
+    "REQUEST_ADDRESS_RATE_LIMIT": "5 per hour",
     # Sending attempts before an outbox mail is marked "failed".
     "MAIL_MAX_ATTEMPTS": 6,
     # Seconds to wait for the SMTP server (Flask-Mail itself waits forever).
@@ -178,6 +181,8 @@ class Settings:
     hash_key: bytes = field(repr=False)
     contact_purposes: Mapping[str, Mapping[str, Any]]
     contact_rate_limit: str
+    request_rate_limit: str
+    request_address_rate_limit: str
     mail_max_attempts: int
     mail_timeout: float
     mail_dispatch: Callable[[list[int]], None] | str
@@ -417,6 +422,8 @@ def load(config: Mapping[str, Any]) -> Settings:
         hash_key=hash_key,
         contact_purposes=parse_contact_purposes(config[PREFIX + "CONTACT_PURPOSES"], retention),
         contact_rate_limit=_limit(config, "CONTACT_RATE_LIMIT"),
+        request_rate_limit=_limit(config, "REQUEST_RATE_LIMIT"),
+        request_address_rate_limit=_limit(config, "REQUEST_ADDRESS_RATE_LIMIT"),
         mail_max_attempts=_int(config, "MAIL_MAX_ATTEMPTS", minimum=1),
         mail_timeout=_seconds(config, "MAIL_TIMEOUT"),
         mail_dispatch=_dispatch(config),

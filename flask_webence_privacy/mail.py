@@ -253,6 +253,9 @@ def send(state: State, ids: Iterable[int | None], *,
                 row.last_error = None
                 redact(row)
                 report["sent"] += 1
+            # Each outcome is recorded before the next mail: a crash never makes
+            # a delivered mail look undelivered (and sent twice later).
+            db.session.commit()
     finally:
         transport.close()
         db.session.commit()

@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 
 from .config import Settings
 from .models import Models
@@ -39,6 +40,8 @@ class State:
     #: Retention rules of tables that hold no subject's data of their own
     #: (released holds, lifted marks, the visit log).
     extra_rules: list[ExtraRules] = field(default_factory=list)
+    #: Rendered parts of pages that do not depend on the visitor (the policy's article).
+    page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
 
     @property
     def sources(self) -> list[Source]:

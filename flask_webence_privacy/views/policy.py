@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import policy
 from ..language import current_language
 from ..state import State, get_state
 from .common import render, safe_next, set_language_cookie
+
+#: Articles kept at most (languages x versions x days x mounts); then all go.
+PAGE_CACHE_SIZE = 32
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -34,10 +39,23 @@ def _versions(state: State) -> list[dict[str, Any]]:
 
 
 def policy_page() -> Response:
+    """The page's article depends on the language, the policy version, the day
+    and where the app is mounted; never on the visitor. It is rendered once for
+    each and kept, so a visit costs what rendering the frame costs."""
     state = get_state()
     language = current_language()
-    content = policy.page_content(state.settings, state.sources, language)
-    return render("policy.html", content=content, versions=_versions(state), earlier=None)
+    version = policy.current_version(state.settings)
+    key = (language, version.version, dt.date.today().isoformat(), request.script_root)
+    article = state.page_cache.get(key)
+    if article is None:
+        content = policy.page_content(state.settings, state.sources, language)
+        # Autoescaped by Jinja when rendered: safe to mark as markup.
+        article = Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
+                                         content=content, versions=_versions(state)))
+        if len(state.page_cache) >= PAGE_CACHE_SIZE:
+            state.page_cache.clear()  # yesterday's pages and old versions go together
+        state.page_cache[key] = article
+    return render("policy.html", article=article)
 
 
 def policy_version(version: str) -> BaseResponse:

@@ -64,9 +64,11 @@ def _address_key() -> str:
 def init_views(bp: Blueprint, state: State) -> None:
     limit = state.limiter.limit
     # Only filed requests count: a mistyped form never locks a visitor out.
-    form_view = limit("10 per hour", methods=["POST"], deduct_when=accepted)(request_form)
-    form_view = limit("5 per hour", methods=["POST"], key_func=_address_key,
-                      deduct_when=accepted)(form_view)
+    settings = state.settings
+    form_view = limit(settings.request_rate_limit, methods=["POST"],
+                      deduct_when=accepted)(request_form)
+    form_view = limit(settings.request_address_rate_limit, methods=["POST"],
+                      key_func=_address_key, deduct_when=accepted)(form_view)
     bp.add_url_rule("/request", "request_form", private(form_view), methods=["GET", "POST"])
     page_view = limit("30 per hour", methods=["POST"])(request_page)
     # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
