@@ -8,7 +8,7 @@ export FLASK_APP := example_site
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 
-.PHONY: run install-run install-test install test test-fast check lint bench messages
+.PHONY: run install-run install-test install test test-fast check lint bench load messages
 
 # Two install stamps: `make run` installs only what the example site needs (the
 # package and its dependencies), so a newcomer's first page comes quickly; the
@@ -46,8 +46,13 @@ test-fast: check
 lint: install-test
 	$(BIN)/ruff check .
 
+# Benchmarks, never part of the tests: ratios against the bare stack, measured in
+# one process; the JSON lines come last. `make load` runs the bounded load test.
 bench: install-test
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+load: install-test
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 # Re-extract the package's strings and merge them into the catalogs; compile.
 # (pybabel comes with Flask-Babel, a dependency of the package.)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,7 +38,7 @@ class Result:
 
 def report(result: Result) -> Result:
     RESULTS.append(result)
-    print("  " + result.line(), flush=True)
+    print("  " + result.line(), file=sys.stderr, flush=True)
     return result
 
 

@@ -1,135 +1,162 @@
-"""Purge benchmark: ``privacy.purge()`` against a plain SQL DELETE of the same rows.
+"""Purge benchmark: ``privacy.purge()`` against one plain SQL ``DELETE`` of the
+same rows, in interleaved rounds in one process.
 
-Two identical tables of N rows (default 1,000,000), half of them past their
-1-year period, in one database. One is purged by the package (batches of
-primary keys, one transaction each, hold checks), the other by a single
-``DELETE ... WHERE created_at < cutoff``. Both timings come from the same run, so
-the ratio is what the batching and the hold checks cost. Peak Python memory of
-the purge is measured with tracemalloc: it stays flat because no rows are
-loaded into Python.
-
-    python -m bench                 # 1,000,000 rows on SQLite in a temp dir
-    python bench/purge.py --rows 100000
-    python -m bench --database postgresql+psycopg://postgres@127.0.0.1:5432/bench
+Two identical tables of N rows (default 1,000,000), half past their 1-year
+period, interleaved. Each round copies a prepared template into both tables
+(``INSERT ... SELECT``), then times the plain ``DELETE ... WHERE created_at <
+cutoff`` and the package's purge (batches of key ranges, one transaction each),
+alternating which goes first. The ratio is the median of the per-round ratios.
+Peak Python memory of the purge is measured in a separate pass (tracemalloc
+slows what it watches), at 100,000 and at N rows.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import resource
+import statistics
 import sys
 import tempfile
-import time
 import tracemalloc
+import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from flask_webence_privacy import Privacy
 
-from flask_webence_privacy import Privacy  # noqa: E402
+from .common import Result, report, timed
 
 NOW = dt.datetime(2026, 11, 25, 12, 0)
 
 
-def build(database: str, batch_size: int) -> tuple[Flask, SQLAlchemy, Privacy, type, type]:
+def _config(kind: str, tmp: str, postgres_url: str | None, schema: str | None) -> dict:
+    if kind == "sqlite":
+        return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/purge.db"}
+    return {"SQLALCHEMY_DATABASE_URI": postgres_url, "SQLALCHEMY_ENGINE_OPTIONS": {
+        "connect_args": {"options": f"-csearch_path={schema}"}}}
+
+
+def build(config: dict) -> tuple[Flask, SQLAlchemy, Privacy, dict[str, sa.Table]]:
     app = Flask("bench")
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=database, SECRET_KEY="bench", PRIVACY_CONTROLLER_NAME="Bench",
-        PRIVACY_CONTACT_EMAIL="bench@example.nl", PRIVACY_PURGE_BATCH_SIZE=batch_size,
-    )
+        SECRET_KEY="bench", TESTING=True, PRIVACY_CONTROLLER_NAME="Bench",
+        PRIVACY_CONTACT_EMAIL="bench@example.nl", **config)
     db = SQLAlchemy()
     privacy = Privacy()
     db.init_app(app)
-
-    class Purged(db.Model):
-        __tablename__ = "bench_purged"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254), index=True)
-        note = db.Column(db.String(100))
-        created_at = db.Column(db.DateTime, index=True)
-
-    class Plain(db.Model):
-        __tablename__ = "bench_plain"
-        id = db.Column(db.Integer, primary_key=True)
-        email = db.Column(db.String(254), index=True)
-        note = db.Column(db.String(100))
-        created_at = db.Column(db.DateTime, index=True)
-
+    tables = {}
+    for name in ("bench_template", "bench_purged", "bench_plain"):
+        tables[name] = sa.Table(
+            name, db.metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("email", sa.String(254)),
+            sa.Column("note", sa.String(100)),
+            sa.Column("created_at", sa.DateTime, index=True),
+            sa.Index(f"ix_{name}_email_lower", sa.func.lower(sa.column("email"))),
+        )
+    Purged = type("Purged", (db.Model,), {"__table__": tables["bench_purged"]})
     privacy.register(Purged, category="default")
     privacy.init_app(app, db=db)
-    return app, db, privacy, Purged, Plain
+    return app, db, privacy, tables
 
 
-def fill(db: SQLAlchemy, model: type, rows: int) -> None:
+def fill_template(db: SQLAlchemy, table: sa.Table, rows: int) -> None:
     """Half the rows expired, interleaved (odd ids old, even ids recent)."""
     old, recent = NOW - dt.timedelta(days=800), NOW - dt.timedelta(days=30)
     chunk = 20_000
     with db.engine.begin() as conn:
+        conn.execute(sa.delete(table))
         for start in range(0, rows, chunk):
-            conn.execute(sa.insert(model.__table__), [
-                {"email": f"user{i % 50_000}@example.nl", "note": "x" * 40,
+            conn.execute(sa.insert(table), [
+                {"id": i + 1, "email": f"user{i % 50_000}@example.nl", "note": "x" * 40,
                  "created_at": old if i % 2 else recent}
-                for i in range(start, min(start + chunk, rows))
-            ])
+                for i in range(start, min(start + chunk, rows))])
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite in a temp dir)")
-    args = parser.parse_args(argv)
+def copy(db: SQLAlchemy, source: sa.Table, target: sa.Table) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(target))
+        conn.execute(sa.insert(target).from_select(list(source.c.keys()), sa.select(source)))
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f"VACUUM ANALYZE {target.name}"))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        database = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        app, db, privacy, Purged, Plain = build(database, args.batch_size)
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-            started = time.perf_counter()
-            fill(db, Purged, args.rows)
-            fill(db, Plain, args.rows)
-            print(f"filled 2 x {args.rows:,} rows in {time.perf_counter() - started:.1f}s",
-                  file=sys.stderr)
-            cutoff = app.extensions["webence_privacy"].settings.category("default").cutoff(NOW)
 
+def run(kinds: list[str], postgres_url: str | None, rows: int, rounds: int = 5) -> list[Result]:
+    out: list[Result] = []
+    for kind in kinds:
+        with tempfile.TemporaryDirectory() as tmp:
+            schema = None
+            admin = None
+            if kind == "postgresql":
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
+                admin = sa.create_engine(postgres_url)
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                out += _one(kind, _config(kind, tmp, postgres_url, schema), rows, rounds)
+            finally:
+                if admin is not None:
+                    with admin.begin() as conn:
+                        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                    admin.dispose()
+    return out
+
+
+def _one(kind: str, config: dict, rows: int, rounds: int) -> list[Result]:
+    app, db, privacy, tables = build(config)
+    template, purged_table, plain = (tables["bench_template"], tables["bench_purged"],
+                                      tables["bench_plain"])
+    out = []
+    with app.app_context():
+        db.create_all()
+        cutoff = app.extensions["webence_privacy"].settings.category("default").cutoff(NOW)
+        fill_template(db, template, rows)
+
+        def plain_delete() -> int:
+            with db.engine.begin() as conn:
+                return int(conn.execute(sa.delete(plain).where(plain.c.created_at < cutoff))
+                           .rowcount)
+
+        ratios, bases, values = [], [], []
+        for index in range(rounds):
+            copy(db, template, purged_table)
+            copy(db, template, plain)
+            results: dict[str, float] = {}
+            order = ("plain", "purge") if index % 2 == 0 else ("purge", "plain")
+            for which in order:
+                if which == "plain":
+                    results["plain"] = timed(plain_delete)
+                else:
+                    results["purge"] = timed(lambda: privacy.purge(now=NOW))
+            removed = db.session.scalar(sa.select(sa.func.count()).select_from(purged_table))
+            assert removed == rows - rows // 2, removed
+            bases.append(results["plain"])
+            values.append(results["purge"])
+            ratios.append(results["purge"] / results["plain"])
+            print(f"    purge round {index + 1}: {results['purge']:.2f} s vs "
+                  f"{results['plain']:.2f} s", file=sys.stderr, flush=True)
+        out.append(report(Result("purge", statistics.median(ratios), statistics.median(bases),
+                                 statistics.median(values), "s", kind,
+                                 f"{rows:,} rows, half expired; plain DELETE as baseline")))
+        # Memory, in its own pass: tracemalloc would slow the timed rounds.
+        for size in sorted({min(100_000, rows), rows}):
+            fill_template(db, template, size)
+            copy(db, template, purged_table)
             tracemalloc.start()
-            started = time.perf_counter()
-            report = privacy.purge(now=NOW)
-            purge_seconds = time.perf_counter() - started
+            privacy.purge(now=NOW)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-
-            started = time.perf_counter()
-            with db.engine.begin() as conn:
-                plain_count = conn.execute(
-                    sa.delete(Plain.__table__).where(Plain.created_at < cutoff)).rowcount
-            plain_seconds = time.perf_counter() - started
-
-            purged = report.count("Purged")
-            assert purged == plain_count == args.rows // 2, (purged, plain_count)
-            result = {
-                "database": db.engine.dialect.name,
-                "rows": args.rows,
-                "removed": purged,
-                "batch_size": args.batch_size,
-                "purge_seconds": round(purge_seconds, 3),
-                "plain_delete_seconds": round(plain_seconds, 3),
-                "ratio": round(purge_seconds / plain_seconds, 2),
-                "purge_peak_python_mib": round(peak / 2**20, 2),
-                "process_max_rss_mib": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            }
-            db.drop_all()
-            db.engine.dispose()
-    print(json.dumps(result, indent=2))
-    return result
+            out.append(report(Result("purge_peak_memory", 1.0, 0.0, peak / 2**20, "MiB", kind,
+                                     f"peak Python memory of the purge at {size:,} rows")))
+        db.drop_all()
+        db.session.remove()
+        db.engine.dispose()
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    run(["sqlite"], None, int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

@@ -8,8 +8,11 @@ the views and the admin. Every address argument goes through
 from __future__ import annotations
 
 import datetime as dt
+import io
 import signal
+import sys
 import threading
+from typing import TextIO
 
 import click
 from flask import current_app
@@ -53,7 +56,10 @@ def send_mail(watch: bool, interval: float) -> None:
     """Deliver what the outbox still holds (from cron every few minutes, or --watch)."""
     state = get_state()
     if not watch:
-        click.echo(_mail_line(mail.deliver_due(state)))
+        with click.progressbar(length=1, label="Sending mail", file=_progress_file()) as bar:
+            report = mail.deliver_due(state)
+            bar.update(1)
+        click.echo(_mail_line(report))
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,6 +83,11 @@ def check_command() -> None:
 # -- retention ---------------------------------------------------------------------------
 
 
+def _progress_file() -> TextIO | None:
+    """Where progress bars go: the terminal's stderr, or nowhere under cron."""
+    return sys.stderr if sys.stderr.isatty() else io.StringIO()
+
+
 def _parse_now(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -96,7 +107,13 @@ def _parse_now(value: str | None) -> dt.date | None:
 def purge_command(dry_run: bool, now_text: str | None) -> None:
     """Delete (or anonymise) every record past its retention period."""
     now = _parse_now(now_text)  # a bad date stops here: nothing is touched
-    report = retention.purge(get_state(), now=now, dry_run=dry_run)
+    state = get_state()
+    steps = retention.rules(state, retention.moment(now))
+    # A bar on a terminal; nothing but the report under cron (no terminal).
+    with click.progressbar(length=len(steps), label="Purging", file=_progress_file(),
+                           item_show_func=lambda r: r) as bar:
+        report = retention.purge(state, now=now, dry_run=dry_run,
+                                 progress=lambda rule: bar.update(1, f"{rule.name}/{rule.category}"))
     click.echo(str(report))
 
 
@@ -189,4 +206,8 @@ def _print_erasure(report: ErasureReport) -> None:
 @privacy_cli.command("replay-erasures")
 def replay_erasures_command() -> None:
     """Erase again what a restored backup brought back (from the erasure ledger)."""
-    _print_erasure(erasure.replay_erasures(get_state()))
+    state = get_state()
+    with click.progressbar(length=len(state.sources), label="Replaying erasures",
+                           file=_progress_file()) as bar:
+        report = erasure.replay_erasures(state, progress=lambda: bar.update(1))
+    _print_erasure(report)

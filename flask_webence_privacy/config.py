@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # Retention of the package's own records (see retention.py): rows per purge
     # batch, days sent/failed mail and unverified requests are kept, and the
     # category whose period proof (withdrawn consent, completed requests) is kept.
-    "PURGE_BATCH_SIZE": 1000,
+    "PURGE_BATCH_SIZE": 100000,
     "OUTBOX_DAYS": 30,
     "PROOF_RETENTION": "default",
     # Addresses are stored; IPs are cut to a /24 (IPv4) or /48 (IPv6) first.

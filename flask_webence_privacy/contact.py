@@ -120,6 +120,8 @@ def submit(
         created_at=now,
     )
     try:
+        # Counted before anything is added: no flush of half the rows for a count.
+        acknowledge = mail.sent_today(state, "contact-ack", email, now) < ACK_CAP_PER_DAY
         db.session.add(record)
         proof = consent.give(
             state,
@@ -133,7 +135,7 @@ def submit(
             policy_version=version,
         )
         outgoing = [_queue_notification(state, record)]
-        if mail.sent_today(state, "contact-ack", email, now) < ACK_CAP_PER_DAY:
+        if acknowledge:
             outgoing.append(_queue_ack(state, record))
         db.session.commit()
     except Exception:

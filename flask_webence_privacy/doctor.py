@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from .models import utcnow
-from .registry import Source
 from .retention import rules
 from .state import State
 
@@ -33,20 +32,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.id}: {self.message}\n    Fix: {self.fix}"
-
-
-def _has_index(source: Source) -> bool:
-    """An index the package's lookups can use: on the column where it holds
-    canonical addresses, on ``lower(column)`` where it may hold any case."""
-    column = source.table.c[source.email]
-    if source.canonical_email and (column.index or column.unique or column.primary_key):
-        return True
-    wanted = column.name if source.canonical_email else f"lower({column.name})"
-    for index in source.table.indexes:
-        first = str(index.expressions[0]) if index.expressions else ""
-        if first.replace(f"{source.table.name}.", "").lower() == wanted:
-            return True
-    return False
 
 
 def _configuration(app: Flask, state: State) -> Iterator[Finding]:
@@ -71,7 +56,7 @@ def _configuration(app: Flask, state: State) -> Iterator[Finding]:
                       "cookies would go over plain http.",
                       "Serve the site over https and set PREFERRED_URL_SCHEME = 'https'.")
     for source in state.host_sources:
-        if not _has_index(source):
+        if not source.has_lookup_index():
             expression = source.email if source.canonical_email else f"lower({source.email})"
             yield Finding("privacy.W005", f"{source.name}.{source.email} has no index on "
                           f"{expression}: every export and erasure reads the whole table.",

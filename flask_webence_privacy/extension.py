@@ -9,6 +9,7 @@ nothing in the package imports it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -30,6 +31,18 @@ from .state import EXTENSION_KEY, State, get_state
 from .views import register_views
 
 M = TypeVar("M", bound=type)
+log = logging.getLogger("flask_webence_privacy")
+
+
+def _warn_without_index(source: Source) -> None:
+    """Every export and erasure looks the address up: without an index on what it
+    compares, each one reads the whole table (12-31x slower at a million rows)."""
+    if not source.has_lookup_index():
+        log.warning(
+            "privacy.register(%s): no index on %s of %s; every export and erasure will read "
+            "the whole table. Add one (the README shows how per database), or pass "
+            "canonical_email=True if the column only holds canonical addresses.",
+            source.name, source.lookup_expression(), source.table.name)
 
 
 class Privacy:
@@ -72,6 +85,8 @@ class Privacy:
             builtin_sources=builtin, host_sources=self._host_sources,
             extra_rules=[keeping.rules, visits.rules],
         )
+        for source in self._host_sources:
+            _warn_without_index(source)
         app.extensions[EXTENSION_KEY] = state
         mail.init_app(app)
         visits.init_app(app, state)
@@ -129,6 +144,7 @@ class Privacy:
             state = None  # before init_app (or outside an app): checked there
         if state is not None and state.privacy is self:
             check_categories([source], state.settings.retention)
+            _warn_without_index(source)
         self._host_sources.append(source)
         return model
 

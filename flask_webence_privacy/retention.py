@@ -3,13 +3,12 @@
 Every source in the registry brings its retention rules (a category's period
 from the row's timestamp, or the feature's own rules); tables that hold no
 subject's data of their own bring theirs as extra rules. The engine runs each
-rule in batches: it selects a batch of primary keys of expired rows (ordered,
-``LIMIT``), deletes (or anonymises) exactly those rows with one set-based
-statement, and commits. Each batch is its own transaction, so a failure loses
-at most the batch in hand and a rerun finishes the job. On PostgreSQL the batch
-selection uses ``FOR UPDATE SKIP LOCKED``, so two hosts running the purge from
-cron at the same moment work on different rows, never wait on each other, and
-count only the rows their own DELETE removed.
+rule in batches of consecutive primary keys: it finds the key that closes the
+next batch, deletes (or anonymises) the expired rows up to it with one
+set-based statement, and commits. Each batch is its own transaction, so a
+failure loses at most the batch in hand and a rerun finishes the job. Two
+hosts running the purge from cron at the same moment are safe: each counts
+only the rows its own DELETE removed.
 
 Rows of a subject that :mod:`~flask_webence_privacy.keeping` keeps (a hold, a
 restriction) are left where they are.
@@ -19,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import keeping
@@ -112,15 +111,11 @@ def rules(state: State, now: dt.datetime) -> list[Rule]:
     return result
 
 
-def _where(state: State, rule: Rule) -> ColumnElement[bool]:
-    """The rule's rows, less the kept subjects'. Asked again for every rule, so a
-    hold placed while a purge runs is honoured from the next rule on; the per-row
-    check is left out when nobody is kept (it is most of a batch's cost)."""
-    if rule.subject is None:
-        return rule.where
-    anyone = keeping.anyone_kept(state.db, state.models, keeping.PURGE)
-    state.db.session.rollback()
-    if not anyone:
+def _where(state: State, rule: Rule, anyone_kept: bool) -> ColumnElement[bool]:
+    """The rule's rows, less the kept subjects'. The per-row check is left out
+    when nobody is kept at the start of the run (it is most of a batch's cost);
+    a hold placed while a purge runs is honoured from the next run on."""
+    if rule.subject is None or not anyone_kept:
         return rule.where
     return sa.and_(rule.where, sa.or_(rule.subject.is_(None),
                                       ~keeping.kept(state.models, rule.subject, keeping.PURGE)))
@@ -154,102 +149,124 @@ def _anonymize_values(rule: Rule) -> dict[str, object]:
     return anonymized_values(rule.source)
 
 
-def _remove(state: State, rule: Rule, ids: list[Any]) -> int:
-    """Remove one batch, inside the caller's transaction. Returns rows removed."""
+def _remove(state: State, rule: Rule, batch: ColumnElement[bool]) -> int:
+    """Remove the rows of one batch, inside the caller's transaction; how many."""
     session = state.db.session
     if callable(rule.erase):
         model = rule.source.model if rule.source is not None else rule.table
+        ids = list(session.scalars(sa.select(rule.pk).where(batch)))
+        if not ids:
+            return 0
         result = rule.erase(sa.select(model).where(rule.pk.in_(ids)))
         session.flush()
         return int(result if isinstance(result, int) else len(ids))
     statement: Any
     if rule.erase == "anonymize":
-        statement = sa.update(rule.table).where(rule.pk.in_(ids)).values(_anonymize_values(rule))
+        statement = sa.update(rule.table).where(batch).values(_anonymize_values(rule))
     else:
-        statement = sa.delete(rule.table).where(rule.pk.in_(ids))
-    # rowcount, not len(ids): a row another host removed in between is not ours to count.
-    return int(getattr(session.execute(statement), "rowcount", 0) or 0)
+        statement = sa.delete(rule.table).where(batch)
+    # rowcount: a row another purge removed meanwhile is not ours to count.
+    done = session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
-def _batch_ids(rule: Rule, where: ColumnElement[bool], size: int, last: Any) -> Select[Any]:
-    """The next batch's primary keys: ordered, limited, after the last batch."""
-    query = sa.select(rule.pk).where(where).order_by(rule.pk).limit(size)
-    if last is not None:
-        # Keyset paging: rows kept (held, not yet expired) are never scanned twice.
-        query = query.where(rule.pk > last)
-    # Ignored on SQLite (one writer at a time anyway); on PostgreSQL concurrent
-    # purges take disjoint batches and never wait on each other.
-    return query.with_for_update(skip_locked=True)
-
-
-def _one_statement(state: State, rule: Rule, ids: Select[Any]) -> Any:
-    """DELETE (or anonymising UPDATE) of the batch subquery, RETURNING the keys:
-    one round trip per batch and no key list sent back to the server."""
-    if callable(rule.erase):
-        return None
-    dialect = state.db.engine.dialect
-    statement: Any
-    if rule.erase == "anonymize":
-        if not dialect.update_returning:
-            return None
-        statement = sa.update(rule.table).values(_anonymize_values(rule))
-    else:
-        if not dialect.delete_returning:
-            return None
-        statement = sa.delete(rule.table)
-    if dialect.name == "postgresql":
-        # = ANY(ARRAY(subquery)): the planner looks the batch up by key instead of
-        # hash-joining it against a scan of the whole table.
-        batch = rule.pk == sa.any_(sa.func.array(ids.scalar_subquery()))
-    else:
-        batch = rule.pk.in_(ids)
-    return statement.where(batch).returning(rule.pk)
-
-
-def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int) -> int:
+def _upper_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int,
+                 last: Any) -> Any:
+    """The key that closes the next batch: the ``size``-th expired key after
+    ``last``, or the last expired key when fewer are left; None when done."""
     session = state.db.session
-    where = _where(state, rule)
+    after = where if last is None else sa.and_(where, rule.pk > last)
+    upper = session.scalar(sa.select(rule.pk).where(after).order_by(rule.pk)
+                           .offset(size - 1).limit(1))
+    if upper is None:
+        upper = session.scalar(sa.select(sa.func.max(rule.pk)).where(after))
+    return upper
+
+
+def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept: bool) -> int:
+    """Remove a rule's rows in batches of consecutive keys, each its own transaction.
+
+    A batch is a key range (``low < key <= high``) and the rule's condition: one
+    plain DELETE (or UPDATE) on the primary key's index, no key list sent back
+    and forth, no extra row locks, on every database. With an integer key the
+    ranges are windows that widen where expired rows are sparse and narrow where
+    they are dense, so a batch holds about ``size`` rows and finding it costs
+    nothing; other keys take the ``size``-th key as the bound. Two purges at
+    once compute the same ranges; the second one's DELETE waits for the first's
+    rows and then finds them gone, so each row is counted once.
+    """
+    session = state.db.session
+    where = _where(state, rule, anyone_kept)
     if dry_run:
         count = session.scalar(sa.select(sa.func.count()).select_from(rule.table).where(where))
         session.rollback()
         return int(count or 0)
-    total, last = 0, None
-    while True:
-        query = _batch_ids(rule, where, size, last)
+    if not isinstance(rule.pk.type, sa.Integer):
+        return _purge_by_bound(state, rule, where, size)
+    first, last = session.execute(
+        sa.select(sa.func.min(rule.pk), sa.func.max(rule.pk)).where(where)).one()
+    session.rollback()
+    if first is None:
+        return 0
+    total, low, step = 0, int(first) - 1, size
+    while low < last:
+        high = min(low + step, int(last))
         try:
-            statement = _one_statement(state, rule, query)
-            if statement is not None:
-                # Counted from what this statement removed: two hosts never count a row twice.
-                ids = list(session.scalars(statement))
-                removed = len(ids)
-            else:
-                ids = list(session.scalars(query))
-                removed = _remove(state, rule, ids) if ids else 0
-            if not ids:
-                session.rollback()
-                return total
+            removed = _remove(state, rule, sa.and_(where, rule.pk > low, rule.pk <= high))
             session.commit()
         except BaseException:
             session.rollback()
             raise
         total += removed
-        last = max(ids)
+        low = high
+        if removed < size // 2:
+            step *= 2
+        elif removed > size and step > 1:
+            step //= 2
+    return total
+
+
+def _purge_by_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int) -> int:
+    session = state.db.session
+    total, last = 0, None
+    while True:
+        try:
+            upper = _upper_bound(state, rule, where, size, last)
+            if upper is None:
+                session.rollback()
+                return total
+            batch = sa.and_(where, rule.pk <= upper)
+            if last is not None:
+                batch = sa.and_(batch, rule.pk > last)
+            removed = _remove(state, rule, batch)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        total += removed
+        last = upper
 
 
 def purge(state: State, now: dt.datetime | dt.date | None = None,
-          dry_run: bool = False) -> PurgeReport:
+          dry_run: bool = False,
+          progress: Callable[[Rule], None] | None = None) -> PurgeReport:
     """Remove every row past its period at ``now``; with ``dry_run`` only count them.
 
     Safe to rerun (what is gone is not counted again) and to run on several hosts
     at once. A failing batch is rolled back; the batches before it stay done.
+    ``progress`` is told of each rule when it is done (the CLI's progress bar).
     """
     at = moment(now)
     report = PurgeReport(now=at, dry_run=dry_run)
     _check_row_categories(state)
     size = state.settings.purge_batch_size
     sender = current_app._get_current_object()  # type: ignore[attr-defined]
+    anyone = keeping.anyone_kept(state.db, state.models, keeping.PURGE)
+    state.db.session.rollback()
     for rule in rules(state, at):
-        count = _purge_rule(state, rule, dry_run, size)
+        count = _purge_rule(state, rule, dry_run, size, anyone)
+        if progress is not None:
+            progress(rule)
         report.rows.append(PurgeRow(rule.name, rule.category, rule.cutoff, count))
         if count and not dry_run:
             records_purged.send(sender, model=rule.name, category=rule.category, count=count)

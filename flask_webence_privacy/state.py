@@ -7,6 +7,7 @@ extension can import everything else and nothing imports it back.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -18,6 +19,7 @@ from markupsafe import Markup
 from .config import Settings
 from .models import Models
 from .registry import ExtraRules, Source
+from .timing import AnswerFloor
 
 EXTENSION_KEY = "webence_privacy"
 
@@ -42,6 +44,8 @@ class State:
     extra_rules: list[ExtraRules] = field(default_factory=list)
     #: Rendered parts of pages that do not depend on the visitor (the policy's article).
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
+    #: Per enumeration-sensitive form: the time its full answers take.
+    floors: defaultdict[str, AnswerFloor] = field(default_factory=lambda: defaultdict(AnswerFloor))
 
     @property
     def sources(self) -> list[Source]:

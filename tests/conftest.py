@@ -336,7 +336,8 @@ def host_model(db: SQLAlchemy, name: str = "Invoice", *, table: str | None = Non
         *(sa.Column(key, type_) for key, type_ in (extra_columns or {}).items()),
         sa.Column("created_at", sa.DateTime, default=utcnow),
     ]
-    return type(name, (db.Model,), {"__table__": sa.Table(table, db.metadata, *columns)})
+    lookup = sa.Index(f"ix_{table}_email_lower", sa.func.lower(columns[1]))
+    return type(name, (db.Model,), {"__table__": sa.Table(table, db.metadata, *columns, lookup)})
 
 
 def csrf_token(client: Any, url: str, **kwargs: Any) -> str:

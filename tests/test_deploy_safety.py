@@ -459,6 +459,21 @@ def test_the_deployment_check_sees_a_host_column_without_an_index(make_app):
     assert "privacy.W005" in result.output and "lower(email)" in result.output
 
 
+def test_a_host_column_without_an_index_is_named_at_start_up(make_app, caplog):
+    def setup(app, db, privacy):
+        class Lead(db.Model):
+            __tablename__ = "lead"
+            id = sa.Column(sa.Integer, primary_key=True)
+            email = sa.Column(sa.String(254), index=True)  # plain: lower(email) is compared
+            created_at = sa.Column(sa.DateTime)
+
+        privacy.register(Lead)
+
+    with caplog.at_level(logging.WARNING, logger="flask_webence_privacy"):
+        make_app(setup=setup, create=False)
+    assert "privacy.register(Lead): no index on lower(email) of lead" in caplog.text
+
+
 def test_the_deployment_check_sees_a_purge_that_does_not_run(make_app):
     app = make_app()
     db, _ = handles(app)

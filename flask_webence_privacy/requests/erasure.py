@@ -12,6 +12,7 @@ restored backup can be erased again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +202,7 @@ def erase_by_request(state: State, request: DataRequestRow) -> ErasureReport:
     return erase_subject(state, email, request=request, language=language)
 
 
-def replay_erasures(state: State) -> ErasureReport:
+def replay_erasures(state: State, progress: Callable[[], None] | None = None) -> ErasureReport:
     """Erase again what a restored backup brought back: every address whose keyed
     hash is in the ledger, found through each source's address column."""
     ledger = set(state.db.session.scalars(sa.select(state.models.ErasureLedger.email_hash)))
@@ -216,6 +217,8 @@ def replay_erasures(state: State) -> ErasureReport:
             key = address.lookup_key(value)
             if key and tokens.keyed_hash(key) in ledger:
                 found.add(key)
+        if progress is not None:
+            progress()
     for email in sorted(found):
         report = erase_subject(state, email)
         total.erased.extend(report.erased)

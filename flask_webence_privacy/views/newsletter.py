@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -101,12 +102,14 @@ def subscribe_page() -> Response:
     if not form.validate():
         return render("newsletter.html", 400, form=form)
     ip = stored_ip()
+    started = time.perf_counter()
     try:
-        retrying(state, lambda: newsletter.subscribe(
+        result = retrying(state, lambda: newsletter.subscribe(
             state, email=form.email.data, wording=wording, language=language,
             age_confirmed=bool(form.age_ok.data), ip=ip))
     except DatabaseUnavailable:
         return render("newsletter.html", 503, form=form, unavailable=True)
+    state.floors["newsletter"].settle(started, full=result.outcome is newsletter.Outcome.MAILED)
     # One answer whatever the address's state: nobody learns who subscribed.
     return render("newsletter_sent.html")
 
@@ -120,7 +123,10 @@ def resend_page() -> Response:
         return render("newsletter_resend.html", form=form)
     if not form.validate():
         return render("newsletter_resend.html", 400, form=form)
-    newsletter.resend(state, email=form.email.data)
+    started = time.perf_counter()
+    result = newsletter.resend(state, email=form.email.data)
+    state.floors["newsletter-resend"].settle(started,
+                                             full=result.outcome is newsletter.Outcome.MAILED)
     return render("newsletter_sent.html", resent=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
@@ -90,11 +91,13 @@ def request_form() -> Any:
             form.kind.data = preset
     if form.validate_on_submit():
         language = current_language()
+        started = time.perf_counter()
         try:
-            retrying(state, lambda: lifecycle.create_request(
+            filed = retrying(state, lambda: lifecycle.create_request(
                 state, form.email.data, form.kind.data, form.details.data, language))
         except DatabaseUnavailable:
             return render("request.html", 503, form=form, rights=RIGHTS, unavailable=True)
+        state.floors["request"].settle(started, full=filed.created)
         # The same page whether the address is known, new or already has a request.
         return render("request_sent.html")
     status = 400 if request.method == "POST" else 200
