@@ -46,8 +46,8 @@ def _configuration(app: Flask, state: State) -> Iterator[Finding]:
         yield Finding("privacy.W002", "Rate limits are kept in each process's memory: with "
                       "several workers a limit lets through several times what it says.",
                       "Set PRIVACY_RATELIMIT_STORAGE_URI = 'redis://127.0.0.1:6379/0'.")
-    hash_key = config.get("PRIVACY_HASH_KEY")
-    if not hash_key or hash_key == config.get("SECRET_KEY"):
+    secret = config.get("SECRET_KEY") or ""
+    if state.settings.hash_key == (secret.encode() if isinstance(secret, str) else secret):
         yield Finding("privacy.E003", "PRIVACY_HASH_KEY is not set apart from SECRET_KEY: "
                       "rotating the secret would orphan every stored hash.",
                       "Set PRIVACY_HASH_KEY to its own random value and never change it.")

@@ -61,6 +61,7 @@ def register_views(app: Flask, state: State) -> None:
         privacy_lang=current_language,
         privacy_switch_url=language_switch_url,
         privacy_url=url_or_none,
+        privacy_min_age=lambda: get_state().settings.min_consent_age,
     )
     app.jinja_env.filters["privacy_date"] = format_date_long
     app.jinja_env.filters["privacy_text"] = lambda v: localize(v, current_language())
