@@ -497,3 +497,22 @@ def test_the_findings_are_listed_in_the_readme():
     doctor = (Path(__file__).parent.parent / "flask_webence_privacy" / "doctor.py").read_text()
     ids = sorted(set(re.findall(r'"(privacy\.[EW]\d{3})"', doctor)))
     assert ids and all(i in readme for i in ids), json.dumps(ids)
+
+
+@pytest.mark.parametrize("url", ["/privacy/contact", "/privacy/newsletter",
+                                 "/privacy/newsletter/resend", "/privacy/request"])
+def test_thousands_of_fields_or_broken_utf8_get_a_4xx_never_a_500(app, url):
+    client = app.test_client()
+    token = csrf_token(client, url)
+    many = "&".join(f"f{i}=x" for i in range(5000)) + f"&csrf_token={token}"
+    response = client.post(url, data=many, content_type="application/x-www-form-urlencoded",
+                           headers={"Referer": "https://webence.test" + url})
+    assert 400 <= response.status_code < 500
+    broken = (b"csrf_token=" + token.encode()
+              + b"&email=%ff%fe%fd\xff@example.nl&name=%c3%28\xc3&kind=access")
+    response = client.post(url, data=broken, content_type="application/x-www-form-urlencoded",
+                           headers={"Referer": "https://webence.test" + url})
+    # A form answer: the form back with its messages, or (resend) the one page
+    # every address gets. Never a 500.
+    assert response.status_code in (200, 400)
+    assert "<form" in response.get_data(as_text=True) or response.status_code == 200
