@@ -70,7 +70,12 @@ def init_views(bp: Blueprint, state: State) -> None:
                       deduct_when=accepted)(request_form)
     form_view = limit(settings.request_address_rate_limit, methods=["POST"],
                       key_func=_address_key, deduct_when=accepted)(form_view)
-    bp.add_url_rule("/request", "request_form", private(form_view), methods=["GET", "POST"])
+    form_view = private(form_view)
+    # The form checks its CSRF token itself (PrivacyForm), so a missing or broken
+    # token (a body that is not UTF-8 loses every field) gives the form back with
+    # its message, as on the other public forms, instead of a bare 400 page.
+    state.csrf.exempt(form_view)
+    bp.add_url_rule("/request", "request_form", form_view, methods=["GET", "POST"])
     page_view = limit("30 per hour", methods=["POST"])(request_page)
     # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
     # browsers post its forms without a Referer and CSRFProtect's HTTPS Referer
