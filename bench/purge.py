@@ -63,7 +63,8 @@ def build(config: dict) -> tuple[Flask, SQLAlchemy, Privacy, dict[str, sa.Table]
 
 
 def fill_template(db: SQLAlchemy, table: sa.Table, rows: int) -> None:
-    """Half the rows expired, interleaved (odd ids old, even ids recent)."""
+    """Half the rows expired, interleaved (odd ids old, even ids recent), each
+    with its own second, as rows written over time have."""
     old, recent = NOW - dt.timedelta(days=800), NOW - dt.timedelta(days=30)
     chunk = 20_000
     with db.engine.begin() as conn:
@@ -71,7 +72,7 @@ def fill_template(db: SQLAlchemy, table: sa.Table, rows: int) -> None:
         for start in range(0, rows, chunk):
             conn.execute(sa.insert(table), [
                 {"id": i + 1, "email": f"user{i % 50_000}@example.nl", "note": "x" * 40,
-                 "created_at": old if i % 2 else recent}
+                 "created_at": (old if i % 2 else recent) + dt.timedelta(seconds=i)}
                 for i in range(start, min(start + chunk, rows))])
 
 

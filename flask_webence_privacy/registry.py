@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
@@ -56,6 +56,9 @@ class Rule:
     subject: ColumnElement[str] | None = None
     erase: EraseMode = "delete"
     source: Source | None = None
+    #: An indexed column the batches may follow instead of the primary key (the
+    #: timestamp the rule compares): then only expired rows are read.
+    order: ColumnElement[Any] | None = None
 
     @property
     def pk(self) -> sa.Column[int]:
@@ -297,5 +300,12 @@ def category_rules(source: Source, context: RuleContext) -> list[Rule]:
         if source.erase == "anonymize":
             where = sa.and_(where, not_anonymized(source))
         rules.append(Rule(source.table, source.name, category.name, cutoff, where,
-                          source.subject_key(), source.erase, source))
+                          source.subject_key(), source.erase, source,
+                          order=stamp if _indexed(source.table, stamp) else None))
     return rules
+
+
+def _indexed(table: sa.Table, column: sa.Column[Any]) -> bool:
+    """An index starts with ``column``, so ordering by it reads no more than needed."""
+    return bool(column.index) or any(
+        index.columns and next(iter(index.columns)) is column for index in table.indexes)

@@ -170,16 +170,15 @@ def _remove(state: State, rule: Rule, batch: ColumnElement[bool]) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-def _upper_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int,
+def _upper_bound(state: State, key: ColumnElement[Any], where: ColumnElement[bool], size: int,
                  last: Any) -> Any:
-    """The key that closes the next batch: the ``size``-th expired key after
-    ``last``, or the last expired key when fewer are left; None when done."""
+    """The key value that closes the next batch: the ``size``-th expired one after
+    ``last``, or the last one when fewer are left; None when done."""
     session = state.db.session
-    after = where if last is None else sa.and_(where, rule.pk > last)
-    upper = session.scalar(sa.select(rule.pk).where(after).order_by(rule.pk)
-                           .offset(size - 1).limit(1))
+    after = where if last is None else sa.and_(where, key > last)
+    upper = session.scalar(sa.select(key).where(after).order_by(key).offset(size - 1).limit(1))
     if upper is None:
-        upper = session.scalar(sa.select(sa.func.max(rule.pk)).where(after))
+        upper = session.scalar(sa.select(sa.func.max(key)).where(after))
     return upper
 
 
@@ -201,8 +200,10 @@ def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept:
         count = session.scalar(sa.select(sa.func.count()).select_from(rule.table).where(where))
         session.rollback()
         return int(count or 0)
+    if rule.order is not None:
+        return _purge_by_bound(state, rule, where, size, rule.order)
     if not isinstance(rule.pk.type, sa.Integer):
-        return _purge_by_bound(state, rule, where, size)
+        return _purge_by_bound(state, rule, where, size, rule.pk)
     first, last = session.execute(
         sa.select(sa.func.min(rule.pk), sa.func.max(rule.pk)).where(where)).one()
     session.rollback()
@@ -226,18 +227,22 @@ def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept:
     return total
 
 
-def _purge_by_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int) -> int:
+def _purge_by_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int,
+                    key: ColumnElement[Any]) -> int:
+    """Batches closed by the ``size``-th value of ``key``: the rule's indexed
+    timestamp (only expired rows are ever read, as a plain DELETE reads them) or
+    a key that is not an integer. Rows that share the closing value go together."""
     session = state.db.session
     total, last = 0, None
     while True:
         try:
-            upper = _upper_bound(state, rule, where, size, last)
+            upper = _upper_bound(state, key, where, size, last)
             if upper is None:
                 session.rollback()
                 return total
-            batch = sa.and_(where, rule.pk <= upper)
+            batch = sa.and_(where, key <= upper)
             if last is not None:
-                batch = sa.and_(batch, rule.pk > last)
+                batch = sa.and_(batch, key > last)
             removed = _remove(state, rule, batch)
             session.commit()
         except BaseException:
