@@ -101,13 +101,6 @@ def anyone_kept(db: SQLAlchemy, models: Models, reasons: Iterable[Reason] = PURG
     return any(db.session.execute(q.limit(1)).first() is not None for q in checks)
 
 
-def active_holds(db: SQLAlchemy, models: Models, email: str) -> list[HoldRow]:
-    """The subject's holds in force, oldest first (``email``: canonical)."""
-    Hold = models.Hold
-    return list(db.session.scalars(
-        sa.select(Hold).where(Hold.email == email, Hold.released_at.is_(None)).order_by(Hold.id)))
-
-
 def subject_kept(db: SQLAlchemy, models: Models, email: str,
                  reasons: Iterable[Reason] = ERASURE) -> Reason | None:
     """Why every row of the subject (canonical ``email``) is kept, or None."""
@@ -119,10 +112,6 @@ def subject_kept(db: SQLAlchemy, models: Models, email: str,
             restricted(models, subject), restriction_asked(models, subject)))):
         return Reason.RESTRICTION
     return None
-
-
-def is_held(db: SQLAlchemy, models: Models, email: str) -> bool:
-    return db.session.scalar(sa.select(held(models, sa.literal(email)))) is True
 
 
 def is_restricted(db: SQLAlchemy, models: Models, email: str) -> bool:

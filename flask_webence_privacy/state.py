@@ -52,9 +52,6 @@ class State:
         """The package's own sources, then the host's, in registration order."""
         return [*self.builtin_sources, *self.host_sources]
 
-    def source_for(self, model: type) -> Source:
-        return next(s for s in self.sources if s.model is model)
-
 
 def get_state(app: Flask | None = None) -> State:
     """The state of ``app`` (default: the current app); a clear error without init_app."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import consent, keeping, mail, signals
+from .. import consent, mail, signals
 from ..config import localize
 from ..models import ConsentRecordRow, DataRequestRow, SubjectMarkRow, utcnow
 from ..state import State
@@ -96,11 +96,6 @@ def record_mark(state: State, request: DataRequestRow, grounds: str | None,
     state.db.session.commit()
     mail.dispatch(state, [row.id])
     return mark
-
-
-def is_restricted(state: State, email: str) -> bool:
-    """True while a restriction (art. 18) of the subject is not lifted."""
-    return keeping.is_restricted(state.db, state.models, email)
 
 
 def editable_records(state: State, email: str, language: str) -> list[dict[str, Any]]:
