@@ -7,6 +7,9 @@ export FLASK_APP := example_site
 # them when nothing answers here.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
+# MariaDB (or MySQL 8) likewise; the suite creates and drops its own database there.
+TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
+export TEST_MYSQL_URL
 
 .PHONY: run install-run install-test install test test-fast check lint bench load messages
 

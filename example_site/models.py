@@ -26,7 +26,8 @@ class Customer(db.Model):
 
 # Staff type addresses in any case: the package compares lower(email), so that is
 # what the index is on (PostgreSQL and SQLite; see the README for MariaDB).
-db.Index("ix_customer_email_lower", db.func.lower(Customer.email))
+db.Index("ix_customer_email_lower", db.func.lower(Customer.email)).ddl_if(
+    dialect=("postgresql", "sqlite"))
 
 
 def register(privacy) -> None:  # noqa: ANN001 - the site's own Privacy

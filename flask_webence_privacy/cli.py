@@ -38,6 +38,15 @@ def init_db() -> None:
     """Create the package's tables (and the host's) and record the policy versions."""
     state = get_state()
     state.db.create_all()
+    # create_all never changes a table that exists: one from an older version
+    # of the package is reported, with what to run.
+    stale = [f for f in doctor.tables(state) if f.id in ("privacy.E007", "privacy.E008")]
+    if stale:
+        for finding in stale:
+            click.echo(str(finding), err=True)
+        raise click.ClickException("the privacy tables are out of date: run your migrations "
+                                   "(flask db migrate && flask db upgrade); see the README, "
+                                   "\"Upgrading\"")
     added = policy.sync_versions(state.db, state.models, state.settings, state.sources)
     click.echo(f"Privacy tables ready; {added} policy version(s) recorded.")
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from werkzeug.utils import import_string
 
 log = logging.getLogger("flask_webence_privacy")
@@ -95,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 REQUIRED = ("CONTROLLER_NAME", "CONTACT_EMAIL")
+#: The databases the package is tested on (SQLAlchemy backend names).
+SUPPORTED_DATABASES = ("sqlite", "postgresql", "mysql", "mariadb")
 PERIOD_UNITS = ("years", "months", "days")
 RETENTION_KEYS = frozenset(PERIOD_UNITS) | {"erasable", "label", "description"}
 
@@ -367,6 +371,18 @@ def load(config: Mapping[str, Any]) -> Settings:
         if category not in retention:
             raise ConfigurationError(
                 f"{PREFIX}PURPOSES[{index}] names unknown retention category {category!r}"
+            )
+    uri = config.get("SQLALCHEMY_DATABASE_URI")
+    if isinstance(uri, str) and uri:
+        try:
+            backend = make_url(uri).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in SUPPORTED_DATABASES:
+            raise ConfigurationError(
+                f"SQLALCHEMY_DATABASE_URI names a database flask-webence-privacy does not "
+                f"support ({backend or uri.split(':', 1)[0]!r}); use one of "
+                f"{', '.join(SUPPORTED_DATABASES)}"
             )
     production = not (config.get("DEBUG") or config.get("TESTING"))
     if production and not (config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")):

@@ -69,6 +69,11 @@ def _configuration(app: Flask, state: State) -> Iterator[Finding]:
                       "SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True}.")
 
 
+def tables(state: State) -> list[Finding]:
+    """Package tables that are missing or lack a column (E007, E008)."""
+    return list(_database(state))
+
+
 def _database(state: State) -> Iterator[Finding]:
     inspector = sa.inspect(state.db.engine)
     for model in state.models.all():

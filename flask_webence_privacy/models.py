@@ -5,7 +5,9 @@ built once per ``SQLAlchemy`` instance the host passes to ``init_app``, so the
 host's ``db.create_all()`` and migrations see them like any other model. Every
 table is prefixed ``privacy_``. All times are naive UTC.
 
-The columns are declared once, on typed mixins (``ContactMessageRow`` and so
+Constraints carry names (``pk_<table>``, ``uq_<table>_<columns>``; indexes
+``ix_<table>_<column>``), so Alembic can drop or alter them later whatever the
+host's own naming convention. The columns are declared once, on typed mixins (``ContactMessageRow`` and so
 on); the concrete classes are those mixins on the host's ``db.Model``. Code and
 type checkers see the mixins, so every column has its type everywhere.
 """
@@ -20,10 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 #: Length of every address column: RFC 5321's limit for a path.
 ADDRESS_LENGTH = 254
+#: Times keep their microseconds everywhere (MariaDB/MySQL's DATETIME drops them
+#: unless asked): the order of records written in one second stays known.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def utcnow() -> dt.datetime:
@@ -36,32 +42,49 @@ class AppendOnlyError(RuntimeError):
 
 
 class Row:
-    """What every mapped row offers to the type checker (declarative gives both)."""
+    """What every mapped row offers to the type checker (declarative gives both),
+    and the named constraints every table of the package has."""
+
+    __tablename__: ClassVar[str]
+    #: Column sets that are unique, each named ``uq_<table>_<columns>``.
+    unique_together: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     if TYPE_CHECKING:
         __table__: ClassVar[sa.Table]
 
         def __init__(self, **kwargs: Any) -> None: ...
 
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        # Built per mapped class: a constraint object belongs to one table, and a
+        # process may bind the models to several SQLAlchemy instances.
+        table = cls.__tablename__
+        return (
+            sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
+            *(sa.UniqueConstraint(*columns, name=f"uq_{table}_{'_'.join(columns)}")
+              for columns in cls.unique_together),
+        )
+
 
 class PolicyVersionRow(Row):
     """A published version of the policy and what its page said (snapshot)."""
 
     __tablename__ = "privacy_policy_version"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    unique_together = (("version",),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(sa.String(40))
     effective_date: Mapped[dt.date] = mapped_column(sa.Date, index=True)
     # JSON of what the policy page showed when this version was published, so
     # an earlier version can be read as it was, not as today's config says.
     snapshot: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ConsentRecordRow(Row):
     """Proof of consent (GDPR art. 7(1)); append-only: withdrawal is a new row."""
 
     __tablename__ = "privacy_consent_record"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     purpose: Mapped[str] = mapped_column(sa.String(40), index=True)
     action: Mapped[str] = mapped_column(sa.String(16))  # given | withdrawn
@@ -72,14 +95,14 @@ class ConsentRecordRow(Row):
     age_confirmed: Mapped[bool] = mapped_column(default=False)
     language: Mapped[str | None] = mapped_column(sa.String(8))
     ip: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
 
 
 class OutboxRow(Row):
     """Mail written in the same transaction as its record, sent after commit."""
 
     __tablename__ = "privacy_outbox"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     # The address the mail concerns, so export/erasure/retention find it.
     subject_email: Mapped[str | None] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
@@ -95,16 +118,16 @@ class OutboxRow(Row):
     status: Mapped[str] = mapped_column(sa.String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class ContactMessageRow(Row):
     """A question or quote request from the contact form, with its purpose."""
 
     __tablename__ = "privacy_contact_message"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(40))
@@ -116,33 +139,34 @@ class ContactMessageRow(Row):
     language: Mapped[str | None] = mapped_column(sa.String(8))
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     policy_version: Mapped[str] = mapped_column(sa.String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
 
 
 class SubscriberRow(Row):
     """A newsletter subscription: pending, confirmed or unsubscribed."""
 
     __tablename__ = "privacy_subscriber"
-    __table_args__ = (sa.UniqueConstraint("list_name", "email"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
+    unique_together = (("list_name", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     list_name: Mapped[str] = mapped_column(sa.String(40), default="newsletter")
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
     language: Mapped[str | None] = mapped_column(sa.String(8))
     policy_version: Mapped[str | None] = mapped_column(sa.String(40))
     confirm_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    confirm_sent_at: Mapped[dt.datetime | None] = mapped_column()
+    confirm_sent_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     confirm_mails: Mapped[int] = mapped_column(default=0)
-    confirmed_at: Mapped[dt.datetime | None] = mapped_column()
-    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
 
 
 class DataRequestRow(Row):
     """A data subject's request under one of the GDPR rights, with its deadline."""
 
     __tablename__ = "privacy_data_request"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    unique_together = (("token_hash",),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     # Cleared on erasure; email_hash (keyed) stays so the request can still be audited.
     email: Mapped[str | None] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     email_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -150,14 +174,14 @@ class DataRequestRow(Row):
     details: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16), default="unverified", index=True)
     language: Mapped[str | None] = mapped_column(sa.String(8))
-    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    token_used_at: Mapped[dt.datetime | None] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    verified_at: Mapped[dt.datetime | None] = mapped_column()
-    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
-    extended_until: Mapped[dt.datetime | None] = mapped_column()
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    token_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    due_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)
+    extended_until: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     extension_reason: Mapped[str | None] = mapped_column(sa.Text)
-    completed_at: Mapped[dt.datetime | None] = mapped_column()
+    completed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     resolution: Mapped[str | None] = mapped_column(sa.Text)
 
 
@@ -165,45 +189,45 @@ class ErasureLedgerRow(Row):
     """Keyed hashes of erased addresses, to erase again after a backup restore."""
 
     __tablename__ = "privacy_erasure_ledger"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     request_id: Mapped[int | None] = mapped_column()
-    erased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class HoldRow(Row):
     """A legal hold: the subject's records survive the purge and erasure until released."""
 
     __tablename__ = "privacy_hold"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     reason: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    released_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class SubjectMarkRow(Row):
     """Restriction (art. 18) or objection (art. 21) recorded for a subject."""
 
     __tablename__ = "privacy_subject_mark"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))  # restriction | objection | objection-marketing
     grounds: Mapped[str | None] = mapped_column(sa.Text)
     request_id: Mapped[int | None] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    lifted_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class VisitLogRow(Row):
     """Optional visit data: time, route, truncated IP and browser family only."""
 
     __tablename__ = "privacy_visit_log"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     path: Mapped[str] = mapped_column(sa.String(255))
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     browser: Mapped[str | None] = mapped_column(sa.String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
 
 
 @dataclass(frozen=True)

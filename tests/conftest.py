@@ -31,6 +31,7 @@ from flask_webence_privacy.models import utcnow
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -211,12 +212,40 @@ def postgres_schema() -> Iterator[str | None]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str | None]:
+    """One MariaDB/MySQL database per test run, created and dropped here."""
+    if not MYSQL_URL:
+        yield None
+        return
+    name = f"wp_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(MYSQL_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+        yield f"unreachable: {type(exc).__name__}"
+        return
+    yield sa.engine.make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE `{name}`"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def database(request: pytest.FixtureRequest, tmp_path: Path,
              postgres_schema: str | None) -> dict[str, Any]:
-    """Config for the app's database: SQLite in a temp file, or the PostgreSQL server."""
+    """Config for the app's database: SQLite in a temp file, the PostgreSQL server,
+    or the MariaDB server."""
     if request.param == "sqlite":
         return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'site.db'}"}
+    if request.param == "mariadb":
+        if not MYSQL_URL:
+            missing("MariaDB: set TEST_MYSQL_URL (the Makefile does)")
+        url = request.getfixturevalue("mysql_database")
+        if url is None or url.startswith("unreachable"):
+            missing(f"MariaDB at {MYSQL_URL} is {url}")
+        return {"SQLALCHEMY_DATABASE_URI": url}
     if not POSTGRES_URL:
         missing("PostgreSQL: set TEST_POSTGRES_URL (the Makefile does)")
     if postgres_schema is None or postgres_schema.startswith("unreachable"):
@@ -336,7 +365,10 @@ def host_model(db: SQLAlchemy, name: str = "Invoice", *, table: str | None = Non
         *(sa.Column(key, type_) for key, type_ in (extra_columns or {}).items()),
         sa.Column("created_at", sa.DateTime, default=utcnow),
     ]
-    lookup = sa.Index(f"ix_{table}_email_lower", sa.func.lower(columns[1]))
+    # An index on lower(email) where the database has them (MariaDB compares by
+    # its case-insensitive collation and uses the plain index).
+    lookup = sa.Index(f"ix_{table}_email_lower", sa.func.lower(columns[1])).ddl_if(
+        dialect=("postgresql", "sqlite"))
     return type(name, (db.Model,), {"__table__": sa.Table(table, db.metadata, *columns, lookup)})
 
 

@@ -260,9 +260,9 @@ def test_anonymize_keeps_the_row_without_the_person(make_app):
         assert first.count("Order") == 1 and second.count("Order") == 0
 
 
-# PostgreSQL only: SQLite has one writer, so there is no concurrency to test there.
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_two_purges_at_once_on_postgresql_count_every_row_once(make_app, database):
+# Server databases only: SQLite has one writer, so there is no concurrency to test there.
+@pytest.mark.parametrize("database", ["postgresql", "mariadb"], indirect=True)
+def test_two_purges_at_once_count_every_row_once(make_app, database):
     app = make_app(setup=customer_model, PRIVACY_PURGE_BATCH_SIZE=50)
     with app.app_context():
         add_messages(app, *[dt.datetime(2020, 1, 1) + dt.timedelta(minutes=i) for i in range(1000)])
