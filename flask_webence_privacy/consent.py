@@ -18,7 +18,7 @@ from .config import Settings
 from .i18n import gettext as _
 from .models import ConsentRecordRow, Models, utcnow
 from .policy import current_version, format_period
-from .registry import Rule, RuleContext, Source, make_source
+from .registry import Rule, RuleContext, Source, make_source, materialized
 from .state import State
 
 GIVEN = "given"
@@ -106,11 +106,14 @@ def _rules(source: Source, context: RuleContext) -> Iterable[Rule]:
     without its withdrawal would look in force."""
     Consent = context.models.ConsentRecord
     cutoff = context.settings.proof_retention.cutoff(context.now)
-    later = orm.aliased(Consent)
-    withdrawn = sa.exists().where(
-        later.email == Consent.email, later.purpose == Consent.purpose,
-        later.action == WITHDRAWN, later.created_at < cutoff,
-        later.created_at >= Consent.created_at)
+    earlier, later = orm.aliased(Consent), orm.aliased(Consent)
+    # The consents with a withdrawal after them, as a derived table (a DELETE on
+    # MySQL may not read its own table otherwise).
+    withdrawn = Consent.id.in_(materialized(
+        sa.select(earlier.id).join(later, sa.and_(
+            later.email == earlier.email, later.purpose == earlier.purpose,
+            later.action == WITHDRAWN, later.created_at < cutoff,
+            later.created_at >= earlier.created_at)), "withdrawn"))
     table, subject = source.table, source.subject_key()
     yield Rule(table, source.name, "withdrawn consent", cutoff,
                sa.and_(Consent.action != WITHDRAWN, withdrawn), subject)

@@ -31,7 +31,7 @@ from .i18n import gettext as _
 from .links import external_url
 from .models import Models, OutboxRow, SubscriberRow, utcnow
 from .policy import current_version, format_days, format_period
-from .registry import Rule, RuleContext, Source, make_source
+from .registry import Rule, RuleContext, Source, make_source, materialized
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -463,8 +463,8 @@ def _rules(source: Source, context: RuleContext) -> Iterator[Rule]:
     pending_cutoff = now - dt.timedelta(days=settings.newsletter.pending_days)
     stale = sa.and_(Subscriber.status == PENDING, Subscriber.created_at < pending_cutoff)
     stale_emails = sa.select(Subscriber.email).where(stale)
-    confirmed_once = sa.select(Consent.email).where(
-        Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM)
+    confirmed_once = materialized(sa.select(Consent.email).where(
+        Consent.purpose == PURPOSE, Consent.form == FORM_CONFIRM), "confirmed_once")
     label = "unconfirmed sign-up"
     yield Rule(Consent.__table__, "ConsentRecord", label, pending_cutoff,
                sa.and_(Consent.purpose == PURPOSE, Consent.email.in_(stale_emails),

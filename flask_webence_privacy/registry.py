@@ -244,6 +244,15 @@ def check_categories(sources: Iterable[Source], known: Mapping[str, RetentionCat
 # -- anonymisation ---------------------------------------------------------------------
 
 
+def materialized(query: Select[Any], name: str) -> Select[Any]:
+    """``query`` as a derived table the database must compute first. MySQL refuses
+    a DELETE whose subquery reads the table being deleted from (error 1093) unless
+    the subquery is such a table; DISTINCT keeps its optimiser from merging it
+    back. Harmless elsewhere."""
+    derived = query.distinct().subquery(name)
+    return sa.select(*derived.c)
+
+
 def placeholder(column: sa.Column[object]) -> str:
     """The marker a NOT NULL text column gets, cut to the column's length."""
     length = getattr(column.type, "length", None)

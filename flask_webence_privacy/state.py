@@ -46,6 +46,9 @@ class State:
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
     #: Per enumeration-sensitive form: the time its full answers take.
     floors: defaultdict[str, AnswerFloor] = field(default_factory=lambda: defaultdict(AnswerFloor))
+    #: What the first request found wrong with the package's tables (None: not
+    #: looked yet; empty: all is well).
+    schema_problems: list[str] | None = None
 
     @property
     def sources(self) -> list[Source]:

@@ -28,7 +28,10 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def _is_fault(exc: DBAPIError) -> bool:
-    """A lost or refused connection (or a busy database), not a bad statement."""
+    """A lost or refused connection (or a busy database), not a bad statement nor a
+    table from an older version (SQLite reports those as operational errors too)."""
+    if "no such table" in str(exc.orig) or "no such column" in str(exc.orig):
+        return False
     return bool(exc.connection_invalidated) or isinstance(exc, (OperationalError, InterfaceError))
 
 

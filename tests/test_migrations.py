@@ -85,3 +85,20 @@ def test_a_database_the_package_does_not_support_is_named_at_start_up(make_sqlit
 
     with pytest.raises(ConfigurationError, match="'mssql'.*sqlite, postgresql, mysql, mariadb"):
         make_sqlite_app(create=False, setup=setup)
+
+
+def test_a_site_deployed_without_its_migration_says_so_not_a_traceback(make_sqlite_app, caplog):
+    import logging
+
+    app = make_sqlite_app(create=False)
+    db = app.extensions["webence_privacy"].db
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "CREATE TABLE privacy_outbox (id INTEGER PRIMARY KEY, kind VARCHAR(40))"))
+        db.create_all()
+    with caplog.at_level(logging.ERROR, logger="flask_webence_privacy"):
+        response = app.test_client().get("/privacy/contact", headers={"Accept-Language": "en"})
+    assert response.status_code == 503
+    assert "This page is being updated" in response.get_data(as_text=True)
+    assert "privacy.E008" in caplog.text and "flask db upgrade" in caplog.text

@@ -7,16 +7,20 @@ helpers of :mod:`.common`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
+from .. import doctor
 from ..config import localize
 from ..i18n import gettext, ngettext
 from ..language import current_language
 from ..state import State, get_state
 from . import admin, contact, newsletter, policy, portal
 from .common import BLUEPRINT, CSP, PACKAGE, format_date_long, language_switch_url, render, url_or_none
+
+log = logging.getLogger("flask_webence_privacy")
 
 
 def register_views(app: Flask, state: State) -> None:
@@ -32,6 +36,21 @@ def register_views(app: Flask, state: State) -> None:
     # helpers they use from this one).
     for module in (policy, contact, newsletter, portal, admin):
         module.init_views(bp, state)
+
+    @bp.before_request
+    def tables_up_to_date() -> Response | None:
+        """Once per process: a site deployed without running its migrations gets a
+        clear page and a log line that says what to run, not an SQL traceback."""
+        current = get_state()
+        if current.schema_problems is None:
+            current.schema_problems = [str(f) for f in doctor.tables(current)]
+            current.db.session.rollback()
+            for problem in current.schema_problems:
+                log.error("flask-webence-privacy: %s", problem)
+        if current.schema_problems:
+            return render("error.html", 503, title=gettext("This page is being updated"),
+                          message=gettext("Please try again in a few minutes."))
+        return None
 
     @bp.after_request
     def security_headers(response: Response) -> Response:
