@@ -114,7 +114,8 @@ def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetim
     subscriber.confirm_mails = (subscriber.confirm_mails or 0) + 1
     state.db.session.flush()  # a new row needs its id for the token
     token = tokens.make("newsletter-confirm", {"s": subscriber.id, "n": nonce})
-    url = external_url("webence_privacy.newsletter_confirm", token=token)
+    url = external_url("webence_privacy.newsletter_confirm", token=token,
+                       lang=subscriber.language or state.settings.default_language)
     return mail.queue(
         state,
         kind="newsletter-confirm",

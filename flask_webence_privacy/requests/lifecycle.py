@@ -84,7 +84,10 @@ def make_token(request_id: int) -> tuple[str, str]:
     return tokens.make("request", {"r": request_id, "n": nonce}), tokens.keyed_hash(nonce)
 
 
-def link(token: str) -> str:
+def link(token: str, language: str | None = None) -> str:
+    """The request's page; in the visitor's language when one is known."""
+    if language:
+        return external_url("webence_privacy.request_page", token=token, lang=language)
     return external_url("webence_privacy.request_page", token=token)
 
 
@@ -150,7 +153,7 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         created = True
     token, token_hash = make_token(request.id)
     request.token_hash = token_hash
-    url = link(token)
+    url = link(token, request.language or language)
     row = mail.queue(
         state, kind="request-verify", to=email, template="request_verify",
         language=request.language or language, subject_email=email, links=[url],

@@ -15,10 +15,20 @@ from flask import Blueprint, Flask, Response, request
 from .. import doctor
 from ..config import localize
 from ..i18n import gettext, ngettext
-from ..language import current_language
+from ..language import LANGUAGE_COOKIE, current_language
 from ..state import State, get_state
 from . import admin, contact, newsletter, policy, portal
-from .common import BLUEPRINT, CSP, PACKAGE, format_date_long, language_switch_url, render, url_or_none
+from .common import (
+    BLUEPRINT,
+    CSP,
+    PACKAGE,
+    format_date_long,
+    keep_language,
+    language_switch_url,
+    render,
+    set_language_cookie,
+    url_or_none,
+)
 
 log = logging.getLogger("flask_webence_privacy")
 
@@ -65,6 +75,11 @@ def register_views(app: Flask, state: State) -> None:
                 )
         response.vary.add("Accept-Language")
         response.vary.add("Cookie")
+        # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
+        chosen = request.args.get("lang")
+        settings = get_state().settings
+        if chosen in settings.languages and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+            set_language_cookie(response, chosen)
         return response
 
     @bp.errorhandler(404)
@@ -80,6 +95,7 @@ def register_views(app: Flask, state: State) -> None:
         privacy_lang=current_language,
         privacy_switch_url=language_switch_url,
         privacy_url=url_or_none,
+        privacy_keep_lang=keep_language,
         privacy_min_age=lambda: get_state().settings.min_consent_age,
     )
     app.jinja_env.filters["privacy_date"] = format_date_long

@@ -22,6 +22,7 @@ from flask_babel import format_date
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..language import LANGUAGE_COOKIE
+from ..state import get_state
 
 PACKAGE = Path(__file__).resolve().parent.parent
 BLUEPRINT = "webence_privacy"
@@ -76,6 +77,13 @@ def url_or_none(endpoint: str, **values: Any) -> str | None:
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)
+
+
+def keep_language() -> dict[str, str]:
+    """``{"lang": ...}`` when the page was asked for in a language by ``?lang=``:
+    its forms post to a URL that keeps it, so errors come back in that language."""
+    chosen = request.args.get("lang") if request else None
+    return {"lang": chosen} if chosen in get_state().settings.languages else {}
 
 
 def language_switch_url(code: str) -> str:
