@@ -147,12 +147,6 @@ class Source:
             return self.fields
         return tuple(c.name for c in self.table.columns)
 
-    def categories(self, known: Iterable[str]) -> tuple[str, ...]:
-        """The categories this source's rows can be in."""
-        if self.category_column is None:
-            return (self.category,)
-        return tuple(known)
-
     def retention_rules(self, context: RuleContext) -> list[Rule]:
         if self.rules is not None:
             return list(self.rules(self, context))

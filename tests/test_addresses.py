@@ -52,13 +52,15 @@ def site(make_app):
     return make_app(setup=host_models)
 
 
-def send_contact_form(app, email):
+def send_contact_form(app, email, inbox):
+    """The visitor sends a question; both its mails (maintainer, visitor) arrive."""
     client = app.test_client()
     response = client.post(URL, data={
         "csrf_token": csrf_token(client, URL), "purpose": "question", "name": "Erin Unique",
         "email": email, "phone": "", "company": "", "message": "Hoe laat zijn jullie open?",
         "age_ok": "y", "website": ""})
     assert response.status_code == 200
+    inbox.wait(2)
 
 
 def counts(export):
@@ -112,8 +114,7 @@ def test_the_contact_form_says_why_a_non_ascii_local_part_is_refused(app, inbox)
 
 
 def test_a_mixed_case_address_is_exported_and_erased_from_package_and_host_models(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     db, privacy = handles(site)
     Customer, Order = site.extensions["test_models"]
     with site.app_context():
@@ -134,8 +135,7 @@ def test_a_mixed_case_address_is_exported_and_erased_from_package_and_host_model
 
 
 def test_an_internationalised_domain_is_one_person_whichever_way_it_is_written(site, inbox):
-    send_contact_form(site, "Erin@EXÄMPLE.org")
-    inbox.wait(2)
+    send_contact_form(site, "Erin@EXÄMPLE.org", inbox)
     _, privacy = handles(site)
     with site.app_context():
         assert counts(privacy.export_subject("erin@xn--exmple-cua.org"))["ContactMessage"] == 1
@@ -143,8 +143,7 @@ def test_an_internationalised_domain_is_one_person_whichever_way_it_is_written(s
 
 
 def test_the_portal_finds_what_was_typed_in_another_case(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     inbox.clear()
     client, link = verified(site, inbox, "access", email=LOOKUP)
     data = client.get(link + "/export.json").get_json()
@@ -153,8 +152,7 @@ def test_the_portal_finds_what_was_typed_in_another_case(site, inbox):
 
 
 def test_the_cli_erases_whatever_case_the_maintainer_types(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     result = site.test_cli_runner().invoke(args=["privacy", "erase", "ERIN.unique@EXAMPLE.com",
                                                  "--yes"])
     assert result.exit_code == 0, result.output
@@ -163,8 +161,7 @@ def test_the_cli_erases_whatever_case_the_maintainer_types(site, inbox):
 
 
 def test_a_hold_typed_in_another_case_keeps_the_subject(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     _, privacy = handles(site)
     with site.app_context():
         privacy.hold("ERIN.UNIQUE@EXAMPLE.COM", "claim about invoice 2026-031")
@@ -179,8 +176,7 @@ def test_a_hold_typed_in_another_case_keeps_the_subject(site, inbox):
 
 
 def test_an_erasure_keeps_what_is_on_hold_and_says_why(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     _, privacy = handles(site)
     with site.app_context():
         privacy.hold(TYPED, "a claim about an invoice")
@@ -200,8 +196,7 @@ def test_an_erasure_keeps_what_is_on_hold_and_says_why(site, inbox):
 
 
 def test_an_erasure_keeps_a_restricted_subject_through_the_same_rule_as_the_purge(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     db, privacy = handles(site)
     models = site.extensions["webence_privacy"].models
     with site.app_context():
@@ -216,8 +211,7 @@ def test_an_erasure_keeps_a_restricted_subject_through_the_same_rule_as_the_purg
 
 
 def test_an_unverified_restriction_request_blocks_nobody(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     client = site.test_client()
     file_request(client, LOOKUP, "restriction")  # anyone can type anyone's address
     _, privacy = handles(site)
@@ -227,8 +221,7 @@ def test_an_unverified_restriction_request_blocks_nobody(site, inbox):
 
 
 def test_the_erasure_plan_and_the_erasure_report_agree(site, inbox):
-    send_contact_form(site, TYPED)
-    inbox.wait(2)
+    send_contact_form(site, TYPED, inbox)
     db, privacy = handles(site)
     Customer, _ = site.extensions["test_models"]
     with site.app_context():

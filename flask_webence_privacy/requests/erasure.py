@@ -55,10 +55,6 @@ class ErasureReport:
     def erased_count(self) -> int:
         return sum(r.count for r in self.erased)
 
-    @property
-    def kept_count(self) -> int:
-        return sum(r.count for r in self.kept)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "erased": [{"source": r.name, "label": r.label, "count": r.count} for r in self.erased],
