@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from . import address, consent, mail
 from .config import Settings, localize
 from .i18n import gettext as _
-from .models import ContactMessageRow, Models, OutboxRow, utcnow
+from .models import ContactMessageRow, Models, utcnow
 from .policy import current_version
 from .registry import Source, make_source
 from .signals import consent_given, message_received
@@ -137,6 +137,7 @@ def submit(
         outgoing = [_queue_notification(state, record)]
         if acknowledge:
             outgoing.append(_queue_ack(state, record))
+        queued = [row.id for row in outgoing]
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -144,7 +145,7 @@ def submit(
 
     # After the commit, and after the response: the visitor never waits for SMTP,
     # and a failing server leaves the mail queued for send-mail, never lost.
-    mail.dispatch(state, [row.id for row in outgoing])
+    mail.dispatch(state, queued)
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     message_received.send(app, message=record)
@@ -177,7 +178,7 @@ def _check(settings: Settings, *, name: str, phone: str | None, company: str | N
         raise ContactError("message", "missing, too long or with control characters")
 
 
-def _queue_notification(state: State, record: ContactMessageRow) -> OutboxRow:
+def _queue_notification(state: State, record: ContactMessageRow) -> mail.Queued:
     """The maintainer's mail: the message and its purpose; Reply-To the visitor."""
     settings: Settings = state.settings
     language = settings.default_language
@@ -195,7 +196,7 @@ def _queue_notification(state: State, record: ContactMessageRow) -> OutboxRow:
     )
 
 
-def _queue_ack(state: State, record: ContactMessageRow) -> OutboxRow:
+def _queue_ack(state: State, record: ContactMessageRow) -> mail.Queued:
     """The visitor's acknowledgement, in their language. It repeats nothing the
     visitor typed (not even the name): anyone can type someone else's address,
     and the form must not carry their text to that inbox. No marketing either."""

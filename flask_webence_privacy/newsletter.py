@@ -29,7 +29,7 @@ from . import consent, mail, signals, tokens
 from .config import Settings, localize
 from .i18n import gettext as _
 from .links import external_url
-from .models import Models, OutboxRow, SubscriberRow, utcnow
+from .models import Models, SubscriberRow, utcnow
 from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext, Source, make_source, materialized
 from .state import State
@@ -106,7 +106,7 @@ def _may_mail(state: State, subscriber: SubscriberRow, now: dt.datetime) -> bool
     return (subscriber.confirm_mails or 0) < state.settings.newsletter.max_confirm_mails
 
 
-def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetime) -> OutboxRow:
+def _queue_confirmation(state: State, subscriber: SubscriberRow, now: dt.datetime) -> mail.Queued:
     """A fresh link (the previous one dies: only the newest nonce's hash is kept)."""
     nonce = tokens.nonce()
     subscriber.confirm_token_hash = tokens.keyed_hash(nonce)

@@ -27,7 +27,7 @@ from ..config import Settings
 from ..i18n import gettext as _
 from ..keeping import OPEN_REQUEST
 from ..links import external_url
-from ..models import DataRequestRow, Models, OutboxRow, utcnow
+from ..models import DataRequestRow, Models, utcnow
 from ..policy import format_days, format_period
 from ..registry import Rule, RuleContext, Source, make_source
 from ..rights import BY_KIND, KINDS
@@ -224,7 +224,7 @@ def verify(state: State, token: str) -> DataRequestRow:
 
 
 def notify_maintainer(state: State, request: DataRequestRow, template: str,
-                      **context: Any) -> OutboxRow:
+                      **context: Any) -> mail.Queued:
     """Queue the maintainer's mail about ``request`` (the caller commits)."""
     admin_url = None
     if "webence_privacy.admin_detail" in current_app.view_functions:
