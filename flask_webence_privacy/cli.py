@@ -97,7 +97,7 @@ def _progress_file() -> TextIO | None:
     return sys.stderr if sys.stderr.isatty() else io.StringIO()
 
 
-def _parse_now(value: str | None) -> dt.date | None:
+def _parse_now(value: str | None, param_hint: str = "--now") -> dt.date | None:
     if value is None:
         return None
     try:
@@ -105,7 +105,7 @@ def _parse_now(value: str | None) -> dt.date | None:
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date; give it as YYYY-MM-DD (e.g. 2026-11-25)",
-            param_hint="--now",
+            param_hint=param_hint,
         ) from None
 
 
@@ -175,8 +175,61 @@ def list_requests_command(overdue: bool) -> None:
         click.echo("\t".join([
             f"#{req.id}", req.kind, req.status,
             f"due {deadline.date().isoformat()}" if deadline else "due -",
-            req.email or "(erased)", flag,
+            f"by {req.channel}", req.email or "(erased)", flag,
         ]).rstrip())
+
+
+#: Which argument or option each field of a refused filing came from.
+_FILING_PARAMS = {"email": "EMAIL", "kind": "KIND", "channel": "--channel",
+                  "received": "--received", "language": "--language"}
+
+
+@privacy_cli.command("request-add")
+@click.argument("email")
+@click.argument("kind")
+@click.option("--received", "received_text", metavar="YYYY-MM-DD",
+              help="The day the request arrived; the deadline counts from it. Default: today.")
+@click.option("--channel", default="mail", show_default=True, metavar="|".join(lifecycle.CHANNELS),
+              help="How it arrived.")
+@click.option("--details", help="What the person asked, in a few words.")
+@click.option("--language", help="The language of the person's mails (default: the site's).")
+def request_add_command(email: str, kind: str, received_text: str | None, channel: str,
+                        details: str | None, language: str | None) -> None:
+    """File a request that arrived by mail, phone or letter; EMAIL gets the verification link.
+
+    KIND is one of: access, rectification, erasure, portability, withdraw, objection,
+    restriction.
+    """
+    received = _parse_now(received_text, "--received")
+    try:
+        filed = lifecycle.file_received(get_state(), email, kind, channel=channel,
+                                        received=received, details=details, language=language)
+    except lifecycle.FilingError as exc:
+        raise click.BadParameter(exc.message, param_hint=_FILING_PARAMS[exc.field]) from None
+    req = filed.request
+    deadline = lifecycle.due(req)
+    if filed.created:
+        click.echo(f"Request #{req.id} filed: {req.kind} by {req.channel}, due "
+                   f"{deadline.date().isoformat() if deadline else '-'}. "
+                   f"The verification link was mailed to {req.email}.")
+    else:
+        click.echo(f"Request #{req.id} ({req.kind}) for this address was already open; "
+                   "nothing new was filed."
+                   + (" Its link was mailed again." if filed.mail_id else ""))
+
+
+@privacy_cli.command("remind")
+@click.option("--now", "now_text", metavar="YYYY-MM-DD",
+              help="Remind as if it were this date (UTC midnight); default: now.")
+def remind_command(now_text: str | None) -> None:
+    """Mail the maintainer the open requests due within a week or overdue (once each; for cron)."""
+    now = _parse_now(now_text)
+    reminded = lifecycle.remind(get_state(), retention.moment(now))
+    if reminded.mail_id is None:
+        click.echo("Nothing to remind of.")
+        return
+    click.echo(f"Reminder mailed: {len(reminded.overdue)} overdue, "
+               f"{len(reminded.soon)} due within a week.")
 
 
 @privacy_cli.command("export")

@@ -174,6 +174,16 @@ class DataRequestRow(Row):
     details: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16), default="unverified", index=True)
     language: Mapped[str | None] = mapped_column(sa.String(8))
+    # How it reached the business: "web" (the portal), or "mail", "phone" or
+    # "letter" when the maintainer filed it (the admin form, flask privacy request-add).
+    channel: Mapped[str] = mapped_column(sa.String(10), default="web", server_default="web")
+    # When it reached the business: the clock of a request the maintainer filed
+    # runs from here; the portal's starts when the visitor confirms.
+    received_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # The deadline each reminder to the maintainer was sent for (flask privacy
+    # remind): one reminder of each kind per deadline, however often cron runs.
+    soon_reminded_for: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    overdue_reminded_for: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     token_hash: Mapped[str | None] = mapped_column(sa.String(64))
     token_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)

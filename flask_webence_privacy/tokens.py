@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from .state import get_state
 
 #: The purposes that have tokens; a token of one is refused by every other.
-PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request")
+PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request", "result")
 #: Longer than any token this package makes; anything beyond is garbage, refused early.
 MAX_TOKEN_LENGTH = 400
 
@@ -52,9 +52,10 @@ def make(purpose: str, payload: Any) -> str:
     return serializer(purpose).dumps(payload)
 
 
-def load(purpose: str, token: str, max_age: int | None = None) -> Any:
+def load(purpose: str, token: str, max_age: int | None = None,
+         max_length: int = MAX_TOKEN_LENGTH) -> Any:
     """Payload of a valid token; :class:`TokenError` otherwise."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if not token or len(token) > max_length:
         raise TokenError("invalid")
     try:
         return serializer(purpose).loads(token, max_age=max_age)

@@ -69,7 +69,7 @@ def test_visitor_sends_a_quote_request_and_both_mails_arrive(app, inbox):
     ), signals.consent_given.connected_to(
         lambda sender, record, email, purpose: consents.append((email, purpose)), app
     ):
-        response = client.post(URL, data=form_data(client))
+        response = client.post(URL, data=form_data(client), follow_redirects=True)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Bedankt voor uw bericht" in page
@@ -119,8 +119,7 @@ def test_acknowledgement_arrives_in_the_visitors_language(app, inbox):
     client.get(URL, headers={"Accept-Language": "en"})
     response = client.post(
         URL, data=form_data(client, purpose="question", phone="", company=""),
-        headers={"Accept-Language": "en"},
-    )
+        headers={"Accept-Language": "en"}, follow_redirects=True)
     assert response.status_code == 200
     assert "Thank you for your message" in response.get_data(as_text=True)
     inbox.wait(2)
@@ -162,7 +161,7 @@ BAD_INPUT = {
 def test_bad_input_gives_the_form_back_and_stores_nothing(app, inbox, change, field, says):
     client = app.test_client()
     data = form_data(client, **{"message": "Mijn eigen tekst die bewaard moet blijven", **change})
-    response = client.post(URL, data=data)
+    response = client.post(URL, data=data, follow_redirects=True)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Verbeter het volgende" in page
@@ -180,7 +179,7 @@ def test_bad_input_gives_the_form_back_and_stores_nothing(app, inbox, change, fi
 
 def test_a_filled_honeypot_looks_like_success_but_stores_nothing(app, inbox):
     client = app.test_client()
-    response = client.post(URL, data=form_data(client, website="https://spam.example"))
+    response = client.post(URL, data=form_data(client, website="https://spam.example"), follow_redirects=True)
     assert response.status_code == 200
     assert "Bedankt voor uw bericht" in response.get_data(as_text=True)
     assert counts(app) == NOTHING  # no outbox row: no mail on its way
@@ -197,7 +196,7 @@ def test_the_honeypot_is_hidden_from_people_and_assistive_technology(app):
 
 def test_an_oversized_body_is_refused_with_a_clear_page(app, inbox):
     client = app.test_client()
-    response = client.post(URL, data=form_data(client, message="x" * 70_000))
+    response = client.post(URL, data=form_data(client, message="x" * 70_000), follow_redirects=True)
     assert response.status_code == 413
     assert "Bericht te lang" in response.get_data(as_text=True)
     assert counts(app) == NOTHING
@@ -207,8 +206,8 @@ def test_too_many_posts_from_one_ip_are_refused(make_app, inbox):
     app = make_app(PRIVACY_CONTACT_RATE_LIMIT="2 per minute")
     client = app.test_client()
     for _ in range(2):
-        assert client.post(URL, data=form_data(client)).status_code == 200
-    response = client.post(URL, data=form_data(client))
+        assert client.post(URL, data=form_data(client), follow_redirects=True).status_code == 200
+    response = client.post(URL, data=form_data(client), follow_redirects=True)
     assert response.status_code == 429
     assert "Te veel berichten" in response.get_data(as_text=True)
     assert counts(app)["messages"] == 2
@@ -223,7 +222,7 @@ def test_a_site_adds_a_purpose_with_its_own_retention(make_app, inbox):
     })
     client = app.test_client()
     assert "Hulp bij mijn website" in client.get(URL).get_data(as_text=True)
-    response = client.post(URL, data=form_data(client, purpose="support"))
+    response = client.post(URL, data=form_data(client, purpose="support"), follow_redirects=True)
     assert response.status_code == 200
     db, _ = handles(app)
     with app.app_context():
@@ -244,7 +243,7 @@ def test_one_address_gets_a_limited_number_of_acknowledgements(make_app, inbox):
     app = make_app(PRIVACY_CONTACT_RATE_LIMIT="100 per minute")
     client = app.test_client()
     for _ in range(contact.ACK_CAP_PER_DAY + 2):
-        assert client.post(URL, data=form_data(client)).status_code == 200
+        assert client.post(URL, data=form_data(client), follow_redirects=True).status_code == 200
     inbox.wait(2 * contact.ACK_CAP_PER_DAY + 2)
     # Every mail is out, and no acknowledgement past the cap was even queued.
     wait_for_outbox(app, count=contact.ACK_CAP_PER_DAY + 2, kind="contact-notify")
@@ -284,12 +283,12 @@ def test_the_age_notice_macro_works_in_a_host_form_with_the_configured_age(make_
 def test_markup_a_visitor_types_is_escaped_on_the_page_and_in_the_mail(app, inbox):
     client = app.test_client()
     script = '<script>alert("x")</script>'
-    response = client.post(URL, data=form_data(client, email="", name=script))
+    response = client.post(URL, data=form_data(client, email="", name=script), follow_redirects=True)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert script not in page and "&lt;script&gt;" in page
 
-    response = client.post(URL, data=form_data(client, name=script, message=script))
+    response = client.post(URL, data=form_data(client, name=script, message=script), follow_redirects=True)
     assert response.status_code == 200
     inbox.wait(2)
     (notify,) = inbox.to("info@webence.nl")
@@ -308,7 +307,7 @@ def test_the_form_page_runs_under_a_strict_csp_with_no_inline_style_or_script(ap
 
 def test_the_acknowledgement_carries_no_marketing_and_no_links(app, inbox):
     client = app.test_client()
-    client.post(URL, data=form_data(client))
+    client.post(URL, data=form_data(client), follow_redirects=True)
     inbox.wait(2)
     (ack,) = inbox.to("anna@example.nl")
     assert Inbox.links(ack) == []
@@ -320,10 +319,10 @@ def test_the_stored_ip_comes_from_trusted_proxies_only(make_app, inbox):
     forged = {"X-Forwarded-For": "203.0.113.77"}
     direct = make_app()
     client = direct.test_client()
-    client.post(URL, data=form_data(client), headers=forged)
+    client.post(URL, data=form_data(client), headers=forged, follow_redirects=True)
     behind_proxy = make_app(PRIVACY_TRUSTED_PROXIES=1)
     client = behind_proxy.test_client()
-    client.post(URL, data=form_data(client), headers=forged)
+    client.post(URL, data=form_data(client), headers=forged, follow_redirects=True)
     db, _ = handles(direct)
     with direct.app_context():
         models = direct.extensions["webence_privacy"].models
@@ -336,7 +335,7 @@ def test_the_stored_ip_comes_from_trusted_proxies_only(make_app, inbox):
 def test_a_body_past_the_hosts_own_max_content_length_gets_the_clear_page(make_app):
     app = make_app(MAX_CONTENT_LENGTH=2000)
     client = app.test_client()
-    response = client.post(URL, data=form_data(client, message="x" * 3000))
+    response = client.post(URL, data=form_data(client, message="x" * 3000), follow_redirects=True)
     assert response.status_code == 413
     assert "Bericht te lang" in response.get_data(as_text=True)
     assert counts(app) == NOTHING
@@ -346,7 +345,7 @@ def test_withdrawing_the_contact_consent_adds_a_record_and_keeps_the_proof(app, 
     from flask_webence_privacy import consent
 
     client = app.test_client()
-    client.post(URL, data=form_data(client))
+    client.post(URL, data=form_data(client), follow_redirects=True)
     state = app.extensions["webence_privacy"]
     with app.app_context():
         consent.withdraw(state, email="anna@example.nl", purpose="contact",

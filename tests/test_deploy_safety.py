@@ -54,7 +54,8 @@ def test_a_forged_host_header_never_reaches_a_mailed_link(make_app, inbox):
     token = csrf_token(client, "/privacy/request", base_url=EVIL)
     response = client.post("/privacy/request", base_url=EVIL,
                            headers={"Referer": EVIL + "/privacy/request"},
-                           data={"csrf_token": token, "email": VICTIM, "kind": "access"})
+                           data={"csrf_token": token, "email": VICTIM, "kind": "access"},
+                           follow_redirects=True)
     assert response.status_code == 200
     (mail,) = inbox.wait_to(VICTIM)
     links = [u for u in Inbox.links(mail) if "/privacy/request/" in u]
@@ -64,7 +65,8 @@ def test_a_forged_host_header_never_reaches_a_mailed_link(make_app, inbox):
     # The victim confirms; the maintainer's mail links to the real admin too.
     page = client.get(path(links[0]), base_url=EVIL).get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post(path(links[0]), base_url=EVIL, data={"csrf_token": csrf, "action": "verify"})
+    client.post(path(links[0]), base_url=EVIL, data={"csrf_token": csrf, "action": "verify"},
+                follow_redirects=True)
     (notice,) = inbox.wait_to("info@webence.nl")
     assert "https://webence.test/privacy/admin/requests/" in Inbox.text(notice)
     assert "evil.example" not in Inbox.text(notice)
@@ -76,7 +78,7 @@ def test_newsletter_links_take_the_declared_host_too(make_app, inbox):
     url = "/privacy/newsletter"
     response = client.post(url, base_url=EVIL, data={
         "csrf_token": csrf_token(client, url, base_url=EVIL), "email": VICTIM, "consent": "y",
-        "age_ok": "y"}, headers={"Referer": EVIL + url})
+        "age_ok": "y"}, headers={"Referer": EVIL + url}, follow_redirects=True)
     assert response.status_code == 200
     (mail,) = inbox.wait_to(VICTIM)
     assert all(u.startswith("https://webence.test/") for u in Inbox.links(mail))
@@ -87,13 +89,14 @@ def test_with_trusted_hosts_a_foreign_host_is_refused_before_anything_is_stored(
     client = app.test_client()
     token = csrf_token(client, "/privacy/request", base_url="https://webence.test")
     response = client.post("/privacy/request", base_url=EVIL, data={
-        "csrf_token": token, "email": VICTIM, "kind": "access"})
+        "csrf_token": token, "email": VICTIM, "kind": "access"}, follow_redirects=True)
     assert response.status_code == 400
     assert rows(app, "DataRequest") == [] and rows(app, "Outbox") == []
     # The real host works, and its links carry it.
     real = "https://webence.test"
     response = client.post("/privacy/request", base_url=real, headers={"Referer": real + "/"},
-                           data={"csrf_token": token, "email": VICTIM, "kind": "access"})
+                           data={"csrf_token": token, "email": VICTIM, "kind": "access"},
+                           follow_redirects=True)
     assert response.status_code == 200
     (mail,) = inbox.wait_to(VICTIM)
     assert all(u.startswith("https://webence.test/") for u in Inbox.links(mail))
@@ -212,7 +215,7 @@ def contact_post(client, **fields):
     data = {"csrf_token": csrf_token(client, "/privacy/contact"), "purpose": "question",
             "name": "Lia", "email": "lia@example.nl", "message": "Hallo", "age_ok": "y"}
     data.update(fields)
-    return client.post("/privacy/contact", data=data)
+    return client.post("/privacy/contact", data=data, follow_redirects=True)
 
 
 def test_only_accepted_messages_count_against_the_limit(make_app, inbox):
@@ -260,7 +263,7 @@ def test_a_file_in_a_text_field_gets_the_form_back_not_a_500(app, url, field, da
             field: (io.BytesIO(b"%PDF-1.4 not a name"), "cv.pdf")}
     response = client.post(url, data=data, content_type="multipart/form-data",
                            headers={"Referer": "https://webence.test" + url,
-                                    "Accept-Language": "en"})
+                                    "Accept-Language": "en"}, follow_redirects=True)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'role="alert"' in page and "%PDF" not in page
@@ -308,7 +311,7 @@ def test_a_page_that_echoes_an_address_is_never_cached(app):
     client = app.test_client()
     response = client.post("/privacy/request", headers={"Referer": "https://webence.test/"},
                            data={"csrf_token": csrf_token(client, "/privacy/request"),
-                                 "email": VICTIM})  # no kind chosen
+                                 "email": VICTIM}, follow_redirects=True)  # no kind chosen
     assert response.status_code == 400
     assert VICTIM in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
@@ -506,12 +509,12 @@ def test_thousands_of_fields_or_broken_utf8_get_a_4xx_never_a_500(app, url):
     token = csrf_token(client, url)
     many = "&".join(f"f{i}=x" for i in range(5000)) + f"&csrf_token={token}"
     response = client.post(url, data=many, content_type="application/x-www-form-urlencoded",
-                           headers={"Referer": "https://webence.test" + url})
+                           headers={"Referer": "https://webence.test" + url}, follow_redirects=True)
     assert 400 <= response.status_code < 500
     broken = (b"csrf_token=" + token.encode()
               + b"&email=%ff%fe%fd\xff@example.nl&name=%c3%28\xc3&kind=access")
     response = client.post(url, data=broken, content_type="application/x-www-form-urlencoded",
-                           headers={"Referer": "https://webence.test" + url})
+                           headers={"Referer": "https://webence.test" + url}, follow_redirects=True)
     # A form answer: the form back with its messages, or (resend) the one page
     # every address gets. Never a 500.
     assert response.status_code in (200, 400)

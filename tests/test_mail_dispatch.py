@@ -32,7 +32,7 @@ def test_mail_goes_through_the_sites_rq_worker(make_app, database, smtp_port, in
         response = client.post("/privacy/contact", data={
             "csrf_token": csrf_token(client, "/privacy/contact"), "purpose": "question",
             "name": "Rik", "email": "rik@example.nl", "message": "Via de wachtrij?",
-            "age_ok": "y"})
+            "age_ok": "y"}, follow_redirects=True)
         assert response.status_code == 200
         # The web process sent nothing: both mails wait in the outbox for the worker.
         assert [r.status for r in wait_for_outbox(app, 2, status="queued")] == ["queued"] * 2

@@ -27,7 +27,7 @@ def send_message(app, **extra):
         "age_ok": "y",
     }
     data.update(extra)
-    return client.post(URL, data=data)
+    return client.post(URL, data=data, follow_redirects=True)
 
 
 def outbox(app):

@@ -28,7 +28,7 @@ def subscribe(client, email=ADDRESS, lang="en", **fields):
     data = {"email": email, "consent": "y", "age_ok": "y",
             "csrf_token": csrf_token(client, f"{URL}?lang={lang}")}
     data.update(fields)
-    return client.post(f"{URL}?lang={lang}", data=data)
+    return client.post(f"{URL}?lang={lang}", data=data, follow_redirects=True)
 
 
 def path_of(link: str) -> str:
@@ -43,7 +43,8 @@ def confirm_link(inbox: Inbox, email: str = ADDRESS, count: int = 1) -> str:
 
 
 def confirm(client, link: str):
-    return client.post(path_of(link), data={"csrf_token": csrf_token(client, path_of(link))})
+    return client.post(path_of(link), data={"csrf_token": csrf_token(client, path_of(link))},
+                       follow_redirects=True)
 
 
 def subscribed(app, client, inbox, email=ADDRESS) -> str:
@@ -183,7 +184,7 @@ def test_a_confirmation_link_works_once(app, inbox):
     subscribe(client)
     link = confirm_link(inbox)
     assert confirm(client, link).status_code == 200
-    again = client.post(path_of(link), data={"csrf_token": csrf_token(client, URL)})
+    again = client.post(path_of(link), data={"csrf_token": csrf_token(client, URL)}, follow_redirects=True)
     assert again.status_code == 410
     assert "can no longer be used" in again.get_data(as_text=True)
     assert [c[1] for c in consents(app)].count("newsletter-confirm") == 1
@@ -204,7 +205,7 @@ def test_confirming_needs_the_csrf_token(app, inbox):
     client = english(app.test_client())
     subscribe(client)
     link = confirm_link(inbox)
-    response = client.post(path_of(link) + "?lang=en", data={})
+    response = client.post(path_of(link) + "?lang=en", data={}, follow_redirects=True)
     assert response.status_code == 400
     assert "The form had expired" in response.get_data(as_text=True)
     assert subscriber_row(app).status == "pending"
@@ -262,11 +263,11 @@ def test_unsubscribe_page_needs_a_button_press_and_csrf(app, inbox):
     assert recipients(app) == [ADDRESS]
 
     # A POST that is neither the one-click body nor carries the CSRF token is refused.
-    assert client.post(path, data={}).status_code == 400
+    assert client.post(path, data={}, follow_redirects=True).status_code == 400
     assert client.post(path, data={"List-Unsubscribe": "One-Click", "x": "1"}).status_code == 400
     assert recipients(app) == [ADDRESS]
 
-    response = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    response = client.post(path, data={"csrf_token": csrf_token(client, path)}, follow_redirects=True)
     assert response.status_code == 200
     assert "You are unsubscribed" in response.get_data(as_text=True)
     assert recipients(app) == []
@@ -350,7 +351,8 @@ def test_resend_answers_the_same_for_every_address(app, inbox):
     bodies = set()
     for email in (ADDRESS, "nobody@example.nl"):
         token = csrf_token(client, f"{URL}/resend?lang=en")
-        response = client.post(f"{URL}/resend?lang=en", data={"email": email, "csrf_token": token})
+        response = client.post(f"{URL}/resend?lang=en", data={"email": email, "csrf_token": token},
+                               follow_redirects=True)
         assert response.status_code == 200
         bodies.add(without_csrf(response.get_data(as_text=True)))
     assert len(bodies) == 1
@@ -417,7 +419,8 @@ def test_an_expired_link_offers_a_new_one(make_app, inbox, monkeypatch):
     assert subscriber_row(app).status == "pending"
 
     token = csrf_token(client, path_of(link))
-    response = client.post(f"{URL}/resend", data={"email": ADDRESS, "csrf_token": token})
+    response = client.post(f"{URL}/resend", data={"email": ADDRESS, "csrf_token": token},
+                           follow_redirects=True)
     assert response.status_code == 200
     fresh = confirm_link(inbox, count=2)
     assert fresh != link
@@ -461,7 +464,8 @@ def test_a_token_of_one_purpose_is_refused_by_the_other(app, inbox):
     with app.app_context():
         unsub = newsletter.unsubscribe_token(subscriber_row(app))
     assert client.get(f"{URL}/confirm/{unsub}").status_code == 404
-    response = client.post(f"{URL}/confirm/{unsub}", data={"csrf_token": csrf_token(client, URL)})
+    response = client.post(f"{URL}/confirm/{unsub}", data={"csrf_token": csrf_token(client, URL)},
+                           follow_redirects=True)
     assert response.status_code == 404
     assert recipients(app) == [ADDRESS]
 

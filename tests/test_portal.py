@@ -68,7 +68,7 @@ def path(url: str) -> str:
 def file_request(client, email=ANA, kind="access", details=""):
     token = csrf_token(client, "/privacy/request")
     return client.post("/privacy/request", headers=REFERER, data={
-        "csrf_token": token, "email": email, "kind": kind, "details": details})
+        "csrf_token": token, "email": email, "kind": kind, "details": details}, follow_redirects=True)
 
 
 def mailed_link(inbox, email=ANA, index=-1) -> str:
@@ -180,7 +180,7 @@ def test_bad_input_gets_400_with_messages_and_nothing_is_stored(site, inbox, dat
     client = site.test_client()
     token = csrf_token(client, "/privacy/request")
     response = client.post("/privacy/request", headers=REFERER,
-                           data={"csrf_token": token, **data})
+                           data={"csrf_token": token, **data}, follow_redirects=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert f'id="{field}-error"' in body or f'href="#{field}"' in body
@@ -193,7 +193,7 @@ def test_bad_input_gets_400_with_messages_and_nothing_is_stored(site, inbox, dat
 
 def test_a_post_without_csrf_is_refused_and_nothing_is_stored(site, inbox):
     response = site.test_client().post("/privacy/request", headers=REFERER,
-                                       data={"email": ANA, "kind": "access"})
+                                       data={"email": ANA, "kind": "access"}, follow_redirects=True)
     assert response.status_code == 400
     db, _ = handles(site)
     models = site.extensions["webence_privacy"].models
@@ -317,11 +317,16 @@ def test_erasure_removes_everything_but_the_statutory_hold(site, inbox):
     summary = client.get(link).get_data(as_text=True)
     assert "Facturen" in summary and "Contact- en offerteberichten" in summary
 
-    response = act(client, link, action="erase")
+    answer = act(client, link, action="erase")
+    assert answer.status_code == 303
+    # The result page says what was erased and kept; reloading it erases nothing again.
+    response = client.get(answer.headers["Location"])
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Facturen" in body and "7 jaar" in body  # kept, and why
     assert response.headers["Cache-Control"] == "no-store"
+    assert client.get(answer.headers["Location"]).get_data(as_text=True) == body
+    assert ANA not in answer.headers["Location"]
 
     hits = scan(site, [ANA, MESSAGE])
     assert hits == ["invoice.email"]
@@ -345,10 +350,10 @@ def test_a_used_erasure_link_does_nothing(site, inbox):
     client, link = verified(site, inbox, "erasure")
     page = client.get(link).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    first = client.post(link, data={"csrf_token": token, "action": "erase"})
+    first = client.post(link, data={"csrf_token": token, "action": "erase"}, follow_redirects=True)
     assert first.status_code == 200
     seed_subject(site)  # the data comes back (e.g. a new message)
-    second = client.post(link, data={"csrf_token": token, "action": "erase"})
+    second = client.post(link, data={"csrf_token": token, "action": "erase"}, follow_redirects=True)
     assert second.status_code == 400
     assert scan(site, [MESSAGE]) == ["privacy_contact_message.message"]
 
@@ -389,7 +394,8 @@ def test_two_concurrent_erasures_give_one_success(site, inbox):
         page = browser.get(link).get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         barrier.wait()
-        results.append(browser.post(link, data={"csrf_token": token, "action": "erase"})
+        results.append(browser.post(link, data={"csrf_token": token, "action": "erase"},
+                                    follow_redirects=True)
                        .status_code)
 
     threads = [threading.Thread(target=post) for _ in range(2)]
@@ -453,7 +459,8 @@ def test_restriction_is_recorded_and_honoured(site, inbox):
         assert mark.grounds == "Mijn adres klopt niet"
     # The act works once.
     token = csrf_token(client, "/privacy/request")  # the page no longer has the form
-    again = client.post(link, data={"csrf_token": token, "action": "mark", "grounds": "again"})
+    again = client.post(link, data={"csrf_token": token, "action": "mark", "grounds": "again"},
+                        follow_redirects=True)
     assert again.status_code == 409
 
 
@@ -495,7 +502,7 @@ def test_the_due_date_is_four_weeks_after_verification(site, inbox):
 def test_the_request_page_refuses_a_post_without_its_csrf_token(site, inbox):
     seed_subject(site)
     client, link = verified(site, inbox, "erasure")
-    response = client.post(link, data={"action": "erase"})
+    response = client.post(link, data={"action": "erase"}, follow_redirects=True)
     assert response.status_code == 400
     assert "privacy_contact_message.message" in scan(site, [MESSAGE])
 

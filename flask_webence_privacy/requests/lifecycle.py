@@ -22,9 +22,10 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy.sql import Select
 
-from .. import mail, signals, tokens
+from .. import address, mail, signals, tokens
 from ..config import Settings
 from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from ..keeping import OPEN_REQUEST
 from ..links import external_url
 from ..models import DataRequestRow, Models, utcnow
@@ -45,6 +46,14 @@ MAX_DETAILS = 4000
 #: Kinds whose act the visitor performs on the page; access and portability are
 #: served by showing the data, so verification completes them.
 SELF_SERVED = ("access", "portability")
+#: The portal's channel, and those of requests the maintainer files for a person
+#: who wrote, phoned or sent a letter; each with its label for the admin.
+WEB = "web"
+CHANNELS = ("mail", "phone", "letter")
+CHANNEL_LABELS = {WEB: _l("web form"), "mail": _l("e-mail"), "phone": _l("phone"),
+                  "letter": _l("letter")}
+#: ``flask privacy remind`` warns this long before a deadline.
+REMIND_BEFORE = dt.timedelta(days=7)
 
 
 class RequestError(Exception):
@@ -53,6 +62,16 @@ class RequestError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason  # invalid | expired | used | closed | unverified | failed
+
+
+class FilingError(ValueError):
+    """The maintainer's input for a request is refused; ``field`` names the input
+    (email, kind, channel, received) and the message names the value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 @dataclass
@@ -71,6 +90,12 @@ def emit(signal: NamedSignal, **kwargs: Any) -> None:
 def due(request: DataRequestRow) -> dt.datetime | None:
     """The deadline in force: the extension if one was granted, else the first."""
     return request.extended_until or request.due_at
+
+
+def deadline_from(state: State, start: dt.datetime) -> dt.datetime:
+    """The first deadline of a request whose clock starts at ``start``: the one
+    rule for the portal (from confirmation) and the maintainer's (from receipt)."""
+    return start + dt.timedelta(days=state.settings.request_deadline_days)
 
 
 def is_overdue(request: DataRequestRow, now: dt.datetime | None = None) -> bool:
@@ -100,8 +125,13 @@ def kind_label(kind: str) -> Any:
 
 
 def create_request(state: State, email: str, kind: str, details: str | None = None,
-                   language: str | None = None) -> Filed:
+                   language: str | None = None, *, channel: str = WEB,
+                   received_at: dt.datetime | None = None) -> Filed:
     """File a request (``email`` canonical) and mail the link.
+
+    A request from the portal (``channel`` "web") goes on the clock when the
+    visitor confirms; one the maintainer files (:func:`file_received`) from
+    ``received_at``, so it is due the same number of days after it arrived.
 
     An open request of the same kind for the same address is not filed twice: its
     link is mailed again with a fresh token (the old link dies), at most once per
@@ -145,9 +175,11 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         if details and not request.details:
             request.details = details
     else:
+        received = received_at or now
         request = DataRequest(email=email, email_hash=tokens.keyed_hash(email), kind=kind,
                               details=details, status=UNVERIFIED, language=language,
-                              created_at=now)
+                              created_at=now, channel=channel, received_at=received,
+                              due_at=None if channel == WEB else deadline_from(state, received))
         db.session.add(request)
         db.session.flush()  # the id goes into the token
         created = True
@@ -165,6 +197,41 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         emit(signals.request_created, request=request)
     mail.dispatch(state, [row.id])
     return Filed(request, row.id, created)
+
+
+def file_received(state: State, email: str, kind: str, *, channel: str = "mail",
+                  received: dt.date | None = None, details: str | None = None,
+                  language: str | None = None) -> Filed:
+    """File a request that arrived by mail, phone or letter: the admin's form and
+    ``flask privacy request-add`` both call this.
+
+    It goes on the clock from the day it was received (due
+    ``PRIVACY_REQUEST_DEADLINE_DAYS`` later), is listed with its channel, and the
+    person is mailed the same link as from the portal, which shows the address is
+    theirs. Bad input raises :class:`FilingError` naming the field and the value;
+    nothing is stored then.
+    """
+    try:
+        canonical = address.canonical(email)
+    except address.InvalidAddress as exc:
+        raise FilingError("email", _("%(value)s: %(problem)s", value=repr((email or "").strip()),
+                                     problem=str(exc))) from None
+    if kind not in KINDS:
+        raise FilingError("kind", _("Unknown kind of request %(value)s; choose one of %(kinds)s.",
+                                    value=repr(kind), kinds=", ".join(KINDS)))
+    if channel not in CHANNELS:
+        raise FilingError("channel", _("Unknown channel %(value)s; choose one of %(channels)s.",
+                                       value=repr(channel), channels=", ".join(CHANNELS)))
+    today = utcnow().date()
+    day = received or today
+    if day > today:
+        raise FilingError("received", _(
+            "%(date)s is in the future; give the day the request was received.",
+            date=day.isoformat()))
+    if language not in (None, *state.settings.languages):
+        raise FilingError("language", _("Unknown language %(value)s.", value=repr(language)))
+    return create_request(state, canonical, kind, details, language, channel=channel,
+                          received_at=dt.datetime.combine(day, dt.time.min))
 
 
 def load(state: State, token: str) -> DataRequestRow:
@@ -198,7 +265,8 @@ def verify(state: State, token: str) -> DataRequestRow:
         raise RequestError("closed")
     db, models = state.db, state.models
     now = utcnow()
-    deadline = now + dt.timedelta(days=state.settings.request_deadline_days)
+    # A request the maintainer filed is on the clock since it was received.
+    deadline = request.due_at or deadline_from(state, now)
     DataRequest = models.DataRequest
     result = db.session.execute(
         sa.update(DataRequest)
@@ -226,9 +294,7 @@ def verify(state: State, token: str) -> DataRequestRow:
 def notify_maintainer(state: State, request: DataRequestRow, template: str,
                       **context: Any) -> mail.Queued:
     """Queue the maintainer's mail about ``request`` (the caller commits)."""
-    admin_url = None
-    if "webence_privacy.admin_detail" in current_app.view_functions:
-        admin_url = external_url("webence_privacy.admin_detail", request_id=request.id)
+    admin_url = admin_link("admin_detail", request_id=request.id)
     return mail.queue(
         state, kind="request-notify", to=state.settings.notify_email,
         template=template, language=state.settings.default_language,
@@ -272,20 +338,81 @@ def list_requests(state: State, *, overdue_only: bool = False, include_closed: b
                   now: dt.datetime | None = None) -> list[DataRequestRow]:
     """Confirmed open requests, overdue first, then by due date.
 
-    Unconfirmed ones are left out unless ``include_closed``: nobody has shown the
-    address is theirs yet, and the clock has not started (they may be spam).
+    Unconfirmed ones from the portal are left out unless ``include_closed``:
+    nobody has shown the address is theirs yet, and the clock has not started
+    (they may be spam). Those the maintainer filed are listed.
     """
     moment = now or utcnow()
     DataRequest = state.models.DataRequest
     query = sa.select(DataRequest)
     if not include_closed:
-        query = query.where(DataRequest.status == VERIFIED)
+        # The maintainer filed the unconfirmed ones of other channels: real, and
+        # already on the clock.
+        query = query.where(sa.or_(
+            DataRequest.status == VERIFIED,
+            sa.and_(DataRequest.status == UNVERIFIED, DataRequest.channel != WEB)))
     rows = list(state.db.session.scalars(query))
     if overdue_only:
         rows = [r for r in rows if is_overdue(r, moment)]
     far = dt.datetime.max
     return sorted(rows, key=lambda r: (not is_overdue(r, moment), r.status not in OPEN,
                                        due(r) or far, r.id))
+
+
+@dataclass
+class Reminded:
+    """What :func:`remind` mailed the maintainer about (nothing: no mail)."""
+
+    soon: list[DataRequestRow]
+    overdue: list[DataRequestRow]
+    mail_id: int | None = None
+
+
+def admin_link(endpoint: str, **values: Any) -> str | None:
+    """An absolute link to the admin, or None where the site has no admin pages."""
+    if f"webence_privacy.{endpoint}" not in current_app.view_functions:
+        return None
+    return external_url(f"webence_privacy.{endpoint}", **values)
+
+
+def remind(state: State, now: dt.datetime | None = None) -> Reminded:
+    """Mail the maintainer (``PRIVACY_NOTIFY_EMAIL``) the open requests that are due
+    within :data:`REMIND_BEFORE` or overdue, each once per deadline and kind of
+    reminder: cron may run this as often as it likes. An extension is a new
+    deadline, so it is reminded of again."""
+    moment = now or utcnow()
+    soon: list[DataRequestRow] = []
+    overdue: list[DataRequestRow] = []
+    for request in list_requests(state, now=moment):
+        deadline = due(request)
+        if deadline is None:
+            continue
+        if deadline < moment:
+            if request.overdue_reminded_for != deadline:
+                request.overdue_reminded_for = deadline
+                overdue.append(request)
+        elif deadline - moment <= REMIND_BEFORE and request.soon_reminded_for != deadline:
+            request.soon_reminded_for = deadline
+            soon.append(request)
+    if not soon and not overdue:
+        state.db.session.rollback()
+        return Reminded(soon, overdue)
+
+    def entry(request: DataRequestRow) -> dict[str, Any]:
+        deadline = due(request)
+        return {"id": request.id, "kind_label": kind_label(request.kind),
+                "channel": CHANNEL_LABELS.get(request.channel, request.channel),
+                "due": deadline.date().isoformat() if deadline else "",
+                "url": admin_link("admin_detail", request_id=request.id)}
+
+    # No addresses in this mail: it lists several people and stays in the outbox.
+    row = mail.queue(state, kind="request-reminder", to=state.settings.notify_email,
+                     template="request_reminder", language=state.settings.default_language,
+                     soon=[entry(r) for r in soon], overdue=[entry(r) for r in overdue],
+                     admin_url=admin_link("admin_index"))
+    state.db.session.commit()
+    mail.dispatch(state, [row.id])
+    return Reminded(soon, overdue, row.id)
 
 
 def get(state: State, request_id: int) -> DataRequestRow | None:

@@ -6,22 +6,25 @@ Closed unless ``PRIVACY_ADMIN_CHECK`` returns true: unset, the pages do not exis
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, redirect, request, url_for
-from wtforms import RadioField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import NoControlCharacters, PrivacyForm
+from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..language import current_language
 from ..models import utcnow
 from ..requests import lifecycle
-from ..rights import BY_KIND
+from ..rights import BY_KIND, RIGHTS
 from ..state import State, get_state
-from .common import private, render
+from .common import private, render, see_other
 
 
 class ReasonForm(PrivacyForm):
@@ -47,6 +50,49 @@ class CompleteForm(PrivacyForm):
     )
 
 
+def _received_date(form: Any, field: Any) -> None:
+    """The date field as a date (browsers send YYYY-MM-DD); the rules on it
+    (not in the future) are the domain's."""
+    try:
+        field.parsed = dt.date.fromisoformat(field.data) if field.data else None
+    except ValueError:
+        raise ValidationError(_("%(value)s is not a date; give it as YYYY-MM-DD.",
+                                value=repr(field.data))) from None
+
+
+class NewRequestForm(PrivacyForm):
+    """A request that arrived by mail, phone or letter, filed by the maintainer."""
+
+    email = StringField(
+        _l("E-mail address of the person"),
+        validators=[DataRequired(message=_l("Enter the person's e-mail address.")),
+                    Length(max=320)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        render_kw={"type": "email", "maxlength": 320, "autocomplete": "off"},
+    )
+    # Any value reaches the domain, which refuses what it does not know by name.
+    kind = SelectField(_l("Kind of request"), validate_choice=False,
+                       choices=[SelectChoice(r.kind, r.label) for r in RIGHTS],
+                       validators=[DataRequired(message=_l("Choose the kind of request."))])
+    channel = SelectField(_l("Received by"), validate_choice=False,
+                          choices=[SelectChoice(c, lifecycle.CHANNEL_LABELS[c])
+                                   for c in lifecycle.CHANNELS],
+                          validators=[DataRequired(message=_l("Choose how it was received."))])
+    received = StringField(_l("Received on"), validators=[Optional(), _received_date],
+                           render_kw={"type": "date"})
+    language = SelectField(_l("Language of the mails"), validate_choice=False, choices=[],
+                           validators=[DataRequired(message=_l("Choose a language."))])
+    details = TextAreaField(
+        _l("What was asked"),
+        validators=[Optional(), Length(max=lifecycle.MAX_DETAILS),
+                    NoControlCharacters(multiline=True)],
+        render_kw={"rows": 3, "maxlength": lifecycle.MAX_DETAILS},
+    )
+
+
+LANGUAGE_NAMES = {"nl": _l("Dutch"), "en": _l("English")}
+
+
 def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -63,6 +109,10 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
 def init_views(bp: Blueprint, state: State) -> None:
     bp.add_url_rule("/admin/", "admin_index", admin_index)
     bp.add_url_rule("/admin/requests/<int:request_id>", "admin_detail", admin_detail)
+    new_view = state.limiter.limit("120 per hour", methods=["POST"])(admin_new)
+    # Like the actions below: the form checks its own CSRF token.
+    state.csrf.exempt(new_view)
+    bp.add_url_rule("/admin/requests/new", "admin_new", new_view, methods=["GET", "POST"])
     for action in ("complete", "reject", "extend"):
         view = state.limiter.limit("120 per hour", methods=["POST"])(admin_action)
         # no-referrer pages post without a Referer; the forms check the CSRF token.
@@ -76,6 +126,7 @@ def _row(req: Any, now: Any) -> dict[str, Any]:
     return {
         "req": req,
         "right": BY_KIND.get(req.kind),
+        "channel": lifecycle.CHANNEL_LABELS.get(req.channel, req.channel),
         "due": deadline.date().isoformat() if deadline else "",
         "overdue": lifecycle.is_overdue(req, now),
     }
@@ -130,3 +181,30 @@ def admin_action(request_id: int, action: str) -> Any:
     except (lifecycle.RequestError, ValueError):
         return _detail(state, req, 409)
     return redirect(url_for(".admin_detail", request_id=req.id), 303)
+
+
+@private
+@admin_only
+def admin_new() -> Any:
+    """File a request that arrived by mail, phone or letter; the person is mailed
+    the verification link and the request is on the clock from its receipt."""
+    state = get_state()
+    form = NewRequestForm()
+    languages = state.settings.languages
+    form.language.choices = [SelectChoice(code, LANGUAGE_NAMES.get(code, code))
+                             for code in languages]
+    if request.method == "GET":
+        form.received.data = utcnow().date().isoformat()
+        form.language.data = current_language()
+        return render("admin_new.html", form=form)
+    if not form.validate_on_submit():
+        return render("admin_new.html", 400, form=form)
+    try:
+        filed = lifecycle.file_received(
+            state, form.email.data, form.kind.data, channel=form.channel.data,
+            received=getattr(form.received, "parsed", None), details=form.details.data,
+            language=form.language.data)
+    except lifecycle.FilingError as exc:
+        getattr(form, exc.field).errors = [exc.message]
+        return render("admin_new.html", 400, form=form)
+    return see_other(".admin_detail", request_id=filed.request.id)

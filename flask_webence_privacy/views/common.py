@@ -14,6 +14,7 @@ from flask import (
     Response,
     current_app,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
@@ -21,6 +22,7 @@ from flask import (
 from flask_babel import format_date
 from werkzeug.wrappers import Response as BaseResponse
 
+from .. import tokens
 from ..language import LANGUAGE_COOKIE
 from ..state import get_state
 
@@ -84,6 +86,30 @@ def keep_language() -> dict[str, str]:
     its forms post to a URL that keeps it, so errors come back in that language."""
     chosen = request.args.get("lang") if request else None
     return {"lang": chosen} if chosen in get_state().settings.languages else {}
+
+
+#: How long a result page's signed token works: long enough to reload the page,
+#: short enough that a URL found in a history later shows nothing.
+RESULT_MAX_AGE = 3600
+#: A result token carries a small report (an erasure's counts), never more.
+RESULT_MAX_LENGTH = 4000
+
+
+def see_other(endpoint: str, **values: Any) -> BaseResponse:
+    """The answer to a successful POST: 303 to its result page, in the visitor's
+    language, so a reload of that page (a GET) sends and stores nothing again."""
+    values.update(keep_language())
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def result_token(payload: Any) -> str:
+    """What a result page needs, signed and short-lived: never an address."""
+    return tokens.make("result", payload)
+
+
+def read_result(token: str) -> Any:
+    """The payload of :func:`result_token`; :class:`tokens.TokenError` otherwise."""
+    return tokens.load("result", token, max_age=RESULT_MAX_AGE, max_length=RESULT_MAX_LENGTH)
 
 
 def language_switch_url(code: str) -> str:

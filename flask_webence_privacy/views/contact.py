@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
@@ -18,7 +19,7 @@ from ..language import current_language
 from ..net import accepted, client_key, stored_ip
 from ..state import State, get_state
 from ..transactions import DatabaseUnavailable, retrying
-from .common import private, render
+from .common import private, render, see_other
 
 #: A form post larger than this is refused before it is parsed (the fields' own
 #: limits add up to well under it). The host's MAX_CONTENT_LENGTH is left alone.
@@ -92,6 +93,7 @@ def init_views(bp: Blueprint, state: State) -> None:
     # form back with the visitor's text and a message instead of a bare 400 page.
     state.csrf.exempt(view)
     bp.add_url_rule("/contact", "contact", view, methods=["GET", "POST"])
+    bp.add_url_rule("/contact/sent", "contact_sent", private(contact_sent))
 
 
 def _too_many(limit: Any) -> Response:
@@ -112,7 +114,12 @@ def _too_large() -> Response:
     )
 
 
-def contact_page() -> Response:
+def contact_sent() -> Response:
+    """Where a sent form lands (303): reloading it sends nothing again."""
+    return render("contact_sent.html")
+
+
+def contact_page() -> Response | BaseResponse:
     state = get_state()
     language = current_language()
     labels = {
@@ -132,7 +139,7 @@ def contact_page() -> Response:
 
     if form.website.data:
         # A bot filled the hidden field: answer as if all went well, store nothing.
-        return render("contact_sent.html")
+        return see_other(".contact_sent")
     if not form.validate():
         return _form(form, language, status=400)
     ip = stored_ip()
@@ -153,7 +160,7 @@ def contact_page() -> Response:
         return _form(form, language, status=400)
     except DatabaseUnavailable:
         return _form(form, language, status=503, unavailable=True)
-    return render("contact_sent.html")
+    return see_other(".contact_sent")
 
 
 def _form(form: ContactForm, language: str, status: int = 200,

@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, request
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from .. import newsletter
+from .. import newsletter, tokens
 from ..forms import PrivacyForm, age_field, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
@@ -19,7 +20,7 @@ from ..language import current_language
 from ..net import accepted, client_key, stored_ip
 from ..state import State, get_state
 from ..transactions import DatabaseUnavailable, retrying
-from .common import private, render
+from .common import private, read_result, render, result_token, see_other
 
 #: Generous: a mail provider sends many one-click opt-outs from few addresses, and
 #: a link without its token is useless anyway; this only stops hammering.
@@ -69,6 +70,12 @@ def init_views(bp: Blueprint, state: State) -> None:
     add("/newsletter/confirm/<token>", "newsletter_confirm", confirm_page, LINK_RATE_LIMIT, False)
     add("/newsletter/unsubscribe/<token>", "newsletter_unsubscribe", unsubscribe_page,
         LINK_RATE_LIMIT, False)
+    # Where the forms land (303): a reload of a GET sends and stores nothing again.
+    bp.add_url_rule("/newsletter/sent", "newsletter_sent", private(sent_page))
+    bp.add_url_rule("/newsletter/resent", "newsletter_resent", private(sent_page),
+                    defaults={"resent": True})
+    bp.add_url_rule("/newsletter/confirmed/<result>", "newsletter_confirmed",
+                    private(confirmed_page))
 
 
 def _too_many(limit: Any) -> Response:
@@ -89,7 +96,29 @@ def _link_error(reason: str, status: int | None = None) -> Response:
                   reason=reason, form=ResendForm(formdata=None))
 
 
-def subscribe_page() -> Response:
+def sent_page(resent: bool = False) -> Response:
+    # One page whatever the address's state: nobody learns who subscribed.
+    return render("newsletter_sent.html", resent=resent)
+
+
+def confirmed_page(result: str) -> Response:
+    """After a confirmation: the subscriber's opt-out link, from a short-lived token
+    holding the subscriber's id (the confirmation link itself is used up)."""
+    state = get_state()
+    try:
+        payload = read_result(result)
+    except tokens.TokenError as exc:
+        return _link_error(exc.reason)
+    subscriber = None
+    if isinstance(payload, dict) and isinstance(payload.get("s"), int):
+        subscriber = state.db.session.get(state.models.Subscriber, payload["s"])
+    if subscriber is None:
+        return _link_error("invalid")
+    return render("newsletter_confirmed.html",
+                  unsubscribe_url=newsletter.unsubscribe_url(state, subscriber))
+
+
+def subscribe_page() -> Response | BaseResponse:
     state = get_state()
     language = current_language()
     wording = newsletter.consent_wording(state, language)
@@ -111,10 +140,10 @@ def subscribe_page() -> Response:
         return render("newsletter.html", 503, form=form, unavailable=True)
     state.floors["newsletter"].settle(started, full=result.outcome is newsletter.Outcome.MAILED)
     # One answer whatever the address's state: nobody learns who subscribed.
-    return render("newsletter_sent.html")
+    return see_other(".newsletter_sent")
 
 
-def resend_page() -> Response:
+def resend_page() -> Response | BaseResponse:
     state = get_state()
     if request.method == "POST" and (request.content_length or 0) > MAX_BODY:
         return _too_large()
@@ -127,10 +156,10 @@ def resend_page() -> Response:
     result = newsletter.resend(state, email=form.email.data)
     state.floors["newsletter-resend"].settle(started,
                                              full=result.outcome is newsletter.Outcome.MAILED)
-    return render("newsletter_sent.html", resent=True)
+    return see_other(".newsletter_resent")
 
 
-def confirm_page(token: str) -> Response:
+def confirm_page(token: str) -> Response | BaseResponse:
     state = get_state()
     if request.method == "GET":
         # A GET only looks: mail scanners open links before the visitor does.
@@ -152,11 +181,10 @@ def confirm_page(token: str) -> Response:
         subscriber = newsletter.confirm(state, token, ip=stored_ip())
     except newsletter.LinkError as exc:
         return _link_error(exc.reason)
-    return render("newsletter_confirmed.html",
-                  unsubscribe_url=newsletter.unsubscribe_url(state, subscriber))
+    return see_other(".newsletter_confirmed", result=result_token({"s": subscriber.id}))
 
 
-def unsubscribe_page(token: str) -> Response:
+def unsubscribe_page(token: str) -> Response | BaseResponse:
     state = get_state()
     if request.method == "POST" and (request.content_length or 0) > MAX_BODY:
         return _too_large()
@@ -176,5 +204,8 @@ def unsubscribe_page(token: str) -> Response:
         newsletter.unsubscribe(state, token, one_click=one_click)
     except newsletter.LinkError as exc:
         return _link_error(exc.reason)
-    # 200 with a short page, never a redirect: a one-click client does not follow one.
-    return render("newsletter_unsubscribe.html", form=None, done=True)
+    if one_click:
+        # 200 with a short page, never a redirect: a one-click client does not follow one.
+        return render("newsletter_unsubscribe.html", form=None, done=True)
+    # The visitor's button: back to the link's page, which now says it is done.
+    return see_other(".newsletter_unsubscribe", token=token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, request, url_for
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
@@ -21,9 +21,9 @@ from ..requests import erasure, export, lifecycle, marks
 from ..requests.lifecycle import MAX_DETAILS, OPEN, RequestError
 from ..rights import BY_KIND, RIGHTS
 from ..state import State, get_state
-from ..tokens import MAX_TOKEN_LENGTH, keyed_hash
+from ..tokens import MAX_TOKEN_LENGTH, TokenError, keyed_hash
 from ..transactions import DatabaseUnavailable, retrying
-from .common import private, render
+from .common import private, read_result, render, result_token, see_other
 
 
 class RequestForm(PrivacyForm):
@@ -76,6 +76,9 @@ def init_views(bp: Blueprint, state: State) -> None:
     # its message, as on the other public forms, instead of a bare 400 page.
     state.csrf.exempt(form_view)
     bp.add_url_rule("/request", "request_form", form_view, methods=["GET", "POST"])
+    # Where the forms land (303): reloading them files and mails nothing again.
+    bp.add_url_rule("/request/sent", "request_sent", private(request_sent))
+    bp.add_url_rule("/request/erased/<result>", "request_erased", private(request_erased))
     page_view = limit("30 per hour", methods=["POST"])(request_page)
     # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
     # browsers post its forms without a Referer and CSRFProtect's HTTPS Referer
@@ -104,9 +107,26 @@ def request_form() -> Any:
             return render("request.html", 503, form=form, rights=RIGHTS, unavailable=True)
         state.floors["request"].settle(started, full=filed.created)
         # The same page whether the address is known, new or already has a request.
-        return render("request_sent.html")
+        return see_other(".request_sent")
     status = 400 if request.method == "POST" else 200
     return render("request.html", status, form=form, rights=RIGHTS)
+
+
+def request_sent() -> Response:
+    return render("request_sent.html")
+
+
+def request_erased(result: str) -> Response:
+    """What the erasure did, from a short-lived signed report (counts, no address):
+    the request's own link no longer works once its data is gone."""
+    try:
+        report = read_result(result)
+    except TokenError as exc:
+        return _error(exc.reason)
+    if not isinstance(report, dict) or not isinstance(report.get("erased"), list) \
+            or not isinstance(report.get("kept"), list):
+        return _error("invalid")
+    return render("request_erased.html", report=report)
 
 
 ERRORS = {
@@ -160,24 +180,24 @@ def request_page(token: str) -> Any:
         try:
             if action == "verify":
                 lifecycle.verify(state, token)
-                return redirect(here, 303)
+                return see_other(".request_page", token=token)
             if req.verified_at is None:
                 return _error("unverified")
             if action == "erase":
                 report = erasure.erase_by_request(state, req)
-                return render("request_erased.html", report=report)
+                return see_other(".request_erased", result=result_token(report.as_dict()))
             if action == "withdraw":
                 purposes = request.form.getlist("purpose")
                 chosen = None if request.form.get("all") else purposes
                 marks.withdraw_consents(state, req, chosen, language)
-                return redirect(here, 303)
+                return see_other(".request_page", token=token)
             if action == "mark":
                 marks.record_mark(state, req, form.grounds.data, bool(form.marketing.data))
-                return redirect(here, 303)
+                return see_other(".request_page", token=token)
             if action == "rectify":
                 changes = _changes(request.form)
                 marks.rectify(state, req, changes, request.form.get("note", "")[:4000])
-                return redirect(here, 303)
+                return see_other(".request_page", token=token)
         except erasure.ErasureFailed:
             return _error("failed")
         except RequestError as exc:
