@@ -41,7 +41,8 @@ class ExtendForm(ReasonForm):
 
 class CompleteForm(PrivacyForm):
     resolution = TextAreaField(
-        _l("What was done (optional)"),
+        # The form's macro adds "(optional)" to a field that is not required.
+        _l("What was done"),
         validators=[Length(max=lifecycle.MAX_DETAILS), NoControlCharacters(multiline=True)],
         render_kw={"rows": 2, "maxlength": lifecycle.MAX_DETAILS},
     )
