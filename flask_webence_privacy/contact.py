@@ -19,6 +19,7 @@ from . import address, consent, mail
 from .config import Settings, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
+from .language import current_language
 from .models import ContactMessageRow, Models, OutboxRow, utcnow
 from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
@@ -216,8 +217,15 @@ def _queue_ack(state: State, record: ContactMessageRow) -> OutboxRow:
 
 
 def _period(settings: Settings) -> str:
-    """The periods of the form's purposes, not of every category there is."""
-    return category_periods(settings, (spec["category"] for spec in settings.contact_purposes.values()))
+    """The periods of the form's purposes, not of every category there is: one
+    period when they agree, else each purpose with its own."""
+    purposes = settings.contact_purposes
+    periods = {name: category_periods(settings, [spec["category"]]) for name, spec in purposes.items()}
+    if len(set(periods.values())) == 1:
+        return next(iter(periods.values()))
+    language = current_language()
+    return "; ".join(f"{purpose_label(settings, name, language)}: {period}"
+                     for name, period in periods.items())
 
 
 def _purpose_value(value: object, language: str) -> str | None:
