@@ -102,6 +102,11 @@ def kind_label(kind: str) -> Any:
     return right.label if right is not None else kind
 
 
+def consent_purpose(purpose: str) -> Any:
+    """What a consent was for ("Newsletter"); lazy. A host's own purpose reads as given."""
+    return CONSENT_PURPOSES.get(purpose, purpose)
+
+
 def status_label(status: str) -> Any:
     """A privacy request's status in words; lazy."""
     return STATUS_LABELS.get(status, status)

@@ -35,7 +35,7 @@ def _register(app, db, privacy):
     Invoice = host_model(db, "Invoice", extra_columns={
         "plan": sa.String(20), "paid": sa.Boolean, "total": sa.String(20)})
     privacy.register(
-        Invoice, category="customer",
+        Invoice, category="customer", editable=("plan",),
         label={"en": "Invoices", "nl": "Facturen"},
         purpose={"en": "Bookkeeping", "nl": "Boekhouding"},
         field_labels={"plan": {"en": "Plan", "nl": "Abonnement"},
@@ -115,6 +115,29 @@ def test_the_data_page_reads_in_words_in_dutch_and_english(site, inbox):
     data = client.get(f"{link}/export.json").get_json()
     invoice = next(s for s in data["sources"] if s["source"] == "Invoice")
     assert invoice["records"][0]["plan"] == "basic" and invoice["records"][0]["paid"] is True
+
+
+def test_the_correction_and_withdrawal_forms_name_fields_and_consents_in_words(site, inbox):
+    seed(site)
+    client = site.test_client()
+    assert file_request(client, ANA, "rectification").status_code in (200, 303)
+    fix = mailed_link(inbox)
+    assert confirm(client, fix).status_code == 303
+    wait_for_delivery(site)
+    inbox.clear()
+    assert file_request(client, ANA, "withdraw").status_code in (200, 303)
+    withdraw = mailed_link(inbox)
+    assert confirm(client, withdraw).status_code == 303
+    for lang, fields, consent in (("nl", ("Naam", "Telefoonnummer", "Bedrijf", "Abonnement"),
+                                   "Nieuwsbrief (gegeven op 26 november 2026)"),
+                                  ("en", ("Name", "Phone number", "Company", "Plan"),
+                                   "Newsletter (given on November 26, 2026)")):
+        form = client.get(f"{fix}?lang={lang}").get_data(as_text=True)
+        labels = re.findall(r'<label for="fix-[^"]+">([^<]*)</label>', form)
+        assert set(labels) == set(fields), labels
+        page = client.get(f"{withdraw}?lang={lang}").get_data(as_text=True)
+        boxes = [visible(x) for x in re.findall(r'<label for="purpose-\d+">(.*?)</label>', page)]
+        assert boxes == [consent]
 
 
 def test_the_admin_and_the_maintainers_mail_show_labels(site, inbox):

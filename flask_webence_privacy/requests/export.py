@@ -94,7 +94,9 @@ def _period(state: State, source: Source, rows: Sequence[RowMapping]) -> str:
 
 def _retention(state: State, source: Source, rows: Sequence[RowMapping],
                language: str) -> dict[str, list[dict[str, Any]]]:
-    names = _categories(source, rows)
+    # A source with rules of its own (mail, consents, requests, the newsletter)
+    # is not purged by a category's period: naming one would contradict "period".
+    names = _categories(source, rows) if source.rules is None else []
     return {"categories": [retention_info(state.settings, n, language) for n in names
                            if n in state.settings.retention]}
 

@@ -114,6 +114,7 @@ def register_views(app: Flask, state: State) -> None:
     app.jinja_env.globals.update(
         privacy_kind_label=labels.kind_label,
         privacy_status_label=labels.status_label,
+        privacy_consent_purpose=labels.consent_purpose,
         privacy_period=lambda name: source_period_named(get_state(), name),
     )
     app.jinja_env.filters["privacy_text"] = lambda v: localize(v, current_language())
