@@ -19,7 +19,6 @@ from ..forms import NoControlCharacters, PrivacyForm
 from ..i18n import lazy_gettext as _l
 from ..models import utcnow
 from ..requests import lifecycle
-from ..rights import BY_KIND
 from ..state import State, get_state
 from .common import private, render
 
@@ -76,7 +75,6 @@ def _row(req: Any, now: Any) -> dict[str, Any]:
     deadline = lifecycle.due(req)
     return {
         "req": req,
-        "right": BY_KIND.get(req.kind),
         "due": deadline.date().isoformat() if deadline else "",
         "overdue": lifecycle.is_overdue(req, now),
     }
