@@ -17,8 +17,10 @@ from typing import TextIO
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from . import address, doctor, keeping, mail, policy, record, retention
+from .labels import kind_label, status_label
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .state import get_state
@@ -172,8 +174,11 @@ def list_requests_command(overdue: bool) -> None:
     for req in rows:
         deadline = lifecycle.due(req)
         flag = "OVERDUE" if lifecycle.is_overdue(req) else ""
+        # The CLI speaks English; the labels are the pages' and the mails'.
+        with force_locale("en"):
+            kind, status = str(kind_label(req.kind)), str(status_label(req.status))
         click.echo("\t".join([
-            f"#{req.id}", req.kind, req.status,
+            f"#{req.id}", kind, status,
             f"due {deadline.date().isoformat()}" if deadline else "due -",
             f"by {req.channel}", req.email or "(erased)", flag,
         ]).rstrip())

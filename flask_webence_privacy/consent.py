@@ -14,8 +14,10 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy import func, orm
 
+from . import labels
 from .config import Settings
 from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
 from .models import ConsentRecordRow, Models, utcnow
 from .policy import current_version, format_period
 from .registry import Rule, RuleContext, Source, make_source, materialized
@@ -137,6 +139,11 @@ def source(models: Models) -> Source:
         canonical_email=True,
         rules=_rules,
         period=_period,
+        field_labels={"purpose": _l("Consent for"), "action": _l("Consent"),
+                      "wording": _l("Text you agreed to"), "form": _l("Given or withdrawn through"),
+                      "age_confirmed": _l("Age confirmed")},
+        value_labels={"purpose": labels.CONSENT_PURPOSES, "action": labels.CONSENT_ACTIONS,
+                      "form": labels.CONSENT_FORMS},
     )
 
 

@@ -18,11 +18,13 @@ from flask_babel import force_locale
 from . import address, consent, mail
 from .config import Settings, localize
 from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
+from .language import current_language
 from .models import ContactMessageRow, Models, utcnow
-from .policy import current_version
+from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
 from .signals import consent_given, message_received
-from .state import State
+from .state import State, get_state
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,30 @@ def _queue_ack(state: State, record: ContactMessageRow) -> mail.Queued:
     )
 
 
+def _period(settings: Settings) -> str:
+    """The periods of the form's purposes, not of every category there is: one
+    period when they agree, else each purpose with its own."""
+    purposes = settings.contact_purposes
+    periods = {name: category_periods(settings, [spec["category"]]) for name, spec in purposes.items()}
+    if len(set(periods.values())) == 1:
+        return next(iter(periods.values()))
+    language = current_language()
+    return "; ".join(f"{purpose_label(settings, name, language)}: {period}"
+                     for name, period in periods.items())
+
+
+def _purpose_value(value: object, language: str) -> str | None:
+    settings = get_state().settings
+    return purpose_label(settings, value, language) if isinstance(value, str) else None
+
+
+def _category_value(value: object, language: str) -> str | None:
+    settings = get_state().settings
+    if not isinstance(value, str) or value not in settings.retention:
+        return None
+    return format_period(settings.category(value))
+
+
 def source(models: Models) -> Source:
     """Contact messages follow their purpose's retention category, stored per row."""
     return make_source(
@@ -226,4 +252,8 @@ def source(models: Models) -> Source:
         editable=("name", "phone", "company"),
         builtin=True,
         canonical_email=True,
+        period=_period,
+        field_labels={"purpose": _l("Subject of your message"),
+                      "retention_category": _l("Kept for")},
+        value_labels={"purpose": _purpose_value, "retention_category": _category_value},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 from flask import Flask
@@ -19,6 +19,7 @@ from flask_sqlalchemy import SQLAlchemy
 from . import address, config, consent, contact, keeping, mail, newsletter, policy, retention, visits
 from .cli import privacy_cli
 from .config import ConfigurationError, Text
+from .labels import Label, ValueLabels
 from .language import select_locale
 from .models import HoldRow, get_models
 from .registry import EraseMode, Source, check_categories, make_source
@@ -114,6 +115,8 @@ class Privacy:
         purpose: Text | None = None,
         label: Text | None = None,
         canonical_email: bool = False,
+        field_labels: Mapping[str, Label] | None = None,
+        value_labels: Mapping[str, ValueLabels] | None = None,
     ) -> M:
         """Make a host model a source of personal data: it joins export, erasure,
         retention and the record of processing. Returns the model, so it also
@@ -123,6 +126,13 @@ class Privacy:
         ``lower(column)``); pass ``canonical_email=True`` when the column only
         ever holds what :func:`flask_webence_privacy.address.canonical` returns,
         so a plain index serves the lookups.
+
+        ``label`` names the source on the data page; ``field_labels`` maps a
+        column to its label there (``{"total": {"nl": "Bedrag", "en": "Amount"}}``)
+        and ``value_labels`` a column to ``{value: label}`` or to a function of
+        ``(value, language)`` returning the label (or None for the value itself).
+        Unlabelled columns get the package's labels for common names
+        (``created_at``: "Date") or their name; dates read in the page's locale.
         """
         source = make_source(
             model,
@@ -135,6 +145,8 @@ class Privacy:
             purpose=purpose,
             label=label,
             canonical_email=canonical_email,
+            field_labels=field_labels,
+            value_labels=value_labels,
         )
         if any(s.model is model for s in self._host_sources):
             raise ConfigurationError(f"privacy.register({source.name}): registered twice")

@@ -28,8 +28,10 @@ from flask_mail import Connection, Message
 from jinja2 import TemplateNotFound
 from markupsafe import escape
 
+from . import labels
 from .config import Settings
 from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
 from .models import Models, OutboxRow, utcnow
 from .policy import format_days
 from .registry import Rule, RuleContext, Source, make_source
@@ -356,6 +358,10 @@ def source(models: Models) -> Source:
         canonical_email=True,
         rules=_rules,
         period=_period,
+        field_labels={"kind": _l("Which mail"), "recipient": _l("Sent to"),
+                      "subject": _l("Subject"), "created_at": _l("Written on"),
+                      "sent_at": _l("Sent on")},
+        value_labels={"kind": labels.MAIL_KINDS, "status": labels.MAIL_STATUSES},
     )
 
 

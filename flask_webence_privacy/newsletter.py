@@ -25,9 +25,10 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
-from . import consent, mail, signals, tokens
+from . import consent, labels, mail, signals, tokens
 from .config import Settings, localize
 from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
 from .links import external_url
 from .models import Models, SubscriberRow, utcnow
 from .policy import current_version, format_days, format_period
@@ -500,4 +501,7 @@ def source(models: Models) -> Source:
         canonical_email=True,
         rules=_rules,
         period=_period,
+        field_labels={"list_name": _l("List"), "created_at": _l("Signed up on"),
+                      "confirmed_at": _l("Confirmed on"), "unsubscribed_at": _l("Unsubscribed on")},
+        value_labels={"list_name": labels.LIST_NAMES, "status": labels.SUBSCRIBER_STATUSES},
     )

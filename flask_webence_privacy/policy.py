@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flask_babel import force_locale
@@ -20,6 +20,7 @@ from flask_sqlalchemy import SQLAlchemy
 from .config import PolicyVersionSpec, RetentionCategory, Settings, localize
 from .i18n import gettext as _
 from .i18n import ngettext
+from .language import current_language
 from .models import Models
 from .registry import Source
 from .rights import RIGHTS
@@ -94,18 +95,45 @@ def retention_info(settings: Settings, name: str, language: str) -> dict[str, An
     }
 
 
-def source_period(settings: Settings, source: Source) -> str:
-    """How long a source's rows are kept, worded for people: the feature's own
-    wording where it has one, else its category's period."""
+def category_periods(settings: Settings, names: Iterable[str]) -> str:
+    """The period of rows that may have any of these categories: one period when
+    they agree, else each category's label with its period."""
+    categories = [settings.category(name) for name in dict.fromkeys(names)
+                  if name in settings.retention]
+    if not categories:
+        categories = [settings.category("default")]
+    periods = list(dict.fromkeys(format_period(c) for c in categories))
+    if len(periods) == 1:
+        return periods[0]
+    language = current_language()
+    return "; ".join(f"{_category_label(c, language)}: {format_period(c)}" for c in categories)
+
+
+def source_period(settings: Settings, source: Source, categories: Iterable[str] | None = None) -> str:
+    """How long a source's rows are kept, worded for people: the one wording the
+    privacy page, the data page, the forms and the mails show. The feature's own
+    wording where it has one (read from the same settings as its purge rules),
+    else its category's period; rows with a category each (``category_column``)
+    read the periods of ``categories`` (the rows' own), or of every category."""
     if source.period is not None:
         return source.period(settings)
     if source.category_column is not None:
-        # Per-row category (e.g. contact messages follow their purpose): the
-        # page names the longest period such a row can have.
-        longest = max(settings.retention.values(),
-                      key=lambda c: c.expires(dt.datetime(2000, 1, 1)))
-        return _("up to %(period)s, depending on the purpose", period=format_period(longest))
+        return category_periods(settings, categories if categories is not None
+                                else settings.retention)
     return format_period(settings.category(source.category))
+
+
+def find_source(sources: Iterable[Source], name: str) -> Source | None:
+    return next((s for s in sources if s.name == name), None)
+
+
+def purpose_period(settings: Settings, sources: Iterable[Source], purpose: Mapping[str, Any]) -> str:
+    """A configured purpose's period: its source's (``"source": "Subscriber"``) when
+    it names one, so the purposes table says what that source's table says."""
+    source = find_source(sources, purpose["source"]) if purpose.get("source") else None
+    if source is not None:
+        return source_period(settings, source)
+    return format_period(settings.category(purpose.get("category", "default")))
 
 
 def _sources(settings: Settings, sources: Iterable[Source], language: str) -> list[dict[str, Any]]:
@@ -146,6 +174,7 @@ def page_content(
                 "label": localize(p["label"], language),
                 "description": localize(p.get("description"), language),
                 "retention": retention_info(settings, p.get("category", "default"), language),
+                "period": purpose_period(settings, sources, p),
             }
             for p in settings.purposes
         ],
@@ -156,6 +185,7 @@ def page_content(
                 "name": p["name"],
                 "purpose": localize(p["purpose"], language),
                 "location": localize(p.get("location"), language),
+                # ISO in the content (snapshots are JSON); the page formats it.
                 "agreement_date": str(p["agreement_date"]) if p.get("agreement_date") else "",
             }
             for p in settings.processors

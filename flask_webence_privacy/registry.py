@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import address
+from . import address, labels
 from .config import ConfigurationError, RetentionCategory, Settings, Text
 from .models import Models
 
@@ -83,6 +83,9 @@ class Source:
     (the package's own tables): compared as it is, so a plain index serves.
     ``rules`` replaces the category's rule with the feature's own; ``period``
     words the period for the privacy page where one category does not say it.
+    ``field_labels`` (column -> label) and ``value_labels`` (column -> {value:
+    label} or a function of value and language) say how the data page shows a
+    record; columns without one get :data:`~.labels.FIELD_LABELS` or their name.
     """
 
     model: type
@@ -103,6 +106,18 @@ class Source:
     other_emails: tuple[str, ...] = ()
     rules: SourceRules | None = field(default=None, compare=False)
     period: PeriodText | None = field(default=None, compare=False)
+    field_labels: Mapping[str, labels.Label] = field(default_factory=dict, compare=False)
+    value_labels: Mapping[str, labels.ValueLabels] = field(default_factory=dict, compare=False)
+
+    def field_label(self, name: str, language: str) -> str:
+        """A column's name as the data page shows it, in ``language``."""
+        label = self.field_labels.get(name) or labels.FIELD_LABELS.get(name)
+        return labels.text(label, language) if label is not None else name
+
+    def value_text(self, name: str, value: object, language: str) -> str:
+        """A stored value of column ``name`` as the data page shows it."""
+        return labels.value_text(value, language, self.value_labels.get(name)
+                                 or labels.VALUE_LABELS.get(name))
 
     def column(self, name: str) -> sa.Column[object]:
         return self.table.c[name]
@@ -170,6 +185,8 @@ def make_source(
     other_emails: Iterable[str] = (),
     rules: SourceRules | None = None,
     period: PeriodText | None = None,
+    field_labels: Mapping[str, labels.Label] | None = None,
+    value_labels: Mapping[str, labels.ValueLabels] | None = None,
 ) -> Source:
     """Build a source, checking the names against the model's columns."""
     table = getattr(model, "__table__", None)
@@ -196,6 +213,15 @@ def make_source(
     editable_names = tuple(editable)
     for column in editable_names:
         check("editable", column)
+    field_label_map = dict(field_labels or {})
+    value_label_map = dict(value_labels or {})
+    for column in (*field_label_map, *value_label_map):
+        check("field_labels" if column in field_label_map else "value_labels", column)
+    for column, value_map in value_label_map.items():
+        if not callable(value_map) and not isinstance(value_map, Mapping):
+            raise ConfigurationError(
+                f"privacy.register({name}): value_labels[{column!r}] must be a mapping "
+                "of value to label or a function of (value, language)")
     if not callable(erase) and erase not in ERASE_MODES:
         raise ConfigurationError(
             f"privacy.register({name}): erase must be 'delete', 'anonymize' or a callable"
@@ -222,6 +248,8 @@ def make_source(
         other_emails=other_names,
         rules=rules,
         period=period,
+        field_labels=field_label_map,
+        value_labels=value_label_map,
     )
 
 

@@ -302,7 +302,8 @@ def test_the_maintainer_is_mailed_with_the_kind_in_the_subject(site, inbox):
     verified(site, inbox, "objection")
     mails = inbox.wait(2)
     notify = [m for m in mails if "info@webence.nl" in str(m["To"])]
-    assert notify and "objection" in str(notify[0]["Subject"])
+    # The kind as the maintainer reads it, in the site's language (issue 12).
+    assert notify and "Bezwaar maken (#1)" in str(notify[0]["Subject"])
 
 
 # -- erasure -----------------------------------------------------------------------

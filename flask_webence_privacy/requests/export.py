@@ -1,6 +1,10 @@
 """Access and portability (GDPR arts. 15 and 20): every record of a subject, from
 every registered source, with its purpose and retention period; as a page, as
-JSON and as a ZIP with a readable index and one CSV per source."""
+JSON and as a ZIP with a readable index and one CSV per source.
+
+The JSON keeps the stored values (machine-readable); the page and the index
+show each field and value as its source's registration labels it, in the
+reader's language (:meth:`~flask_webence_privacy.registry.Source.value_text`)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from sqlalchemy.engine import RowMapping
 
 from ..config import localize
 from ..models import utcnow
-from ..policy import retention_info
+from ..policy import retention_info, source_period
 from ..registry import Source
 from ..state import State
 
@@ -27,9 +31,27 @@ class SourceExport(TypedDict):
     source: str
     label: str
     purpose: str
+    #: How long these rows are kept: the wording the privacy page shows too.
+    period: str
     retention: dict[str, list[dict[str, Any]]]
     count: int
     records: list[dict[str, Any]]
+
+
+class ReadableField(TypedDict):
+    name: str
+    label: str
+    value: str
+
+
+class ReadableSource(TypedDict):
+    """One source of the data page: every field and value as a person reads it."""
+
+    source: str
+    label: str
+    purpose: str
+    period: str
+    records: list[list[ReadableField]]
 
 
 class SubjectExport(TypedDict):
@@ -58,12 +80,23 @@ def rows_of(state: State, source: Source, email: str) -> Sequence[RowMapping]:
     ).mappings().all()
 
 
+def _categories(source: Source, rows: Sequence[RowMapping]) -> list[str]:
+    if source.category_column is None:
+        return [source.category]
+    return sorted({r.get(source.category_column) or "default" for r in rows} or {"default"})
+
+
+def _period(state: State, source: Source, rows: Sequence[RowMapping]) -> str:
+    """The source's period as the privacy page words it; rows with a category
+    each read their own categories'."""
+    return source_period(state.settings, source, _categories(source, rows))
+
+
 def _retention(state: State, source: Source, rows: Sequence[RowMapping],
                language: str) -> dict[str, list[dict[str, Any]]]:
-    if source.category_column is None:
-        names = [source.category]
-    else:
-        names = sorted({r.get(source.category_column) or "default" for r in rows} or {"default"})
+    # A source with rules of its own (mail, consents, requests, the newsletter)
+    # is not purged by a category's period: naming one would contradict "period".
+    names = _categories(source, rows) if source.rules is None else []
     return {"categories": [retention_info(state.settings, n, language) for n in names
                            if n in state.settings.retention]}
 
@@ -80,6 +113,7 @@ def export_subject(state: State, email: str, language: str | None = None) -> Sub
             "source": source.name,
             "label": localize(source.label, language) or source.name,
             "purpose": localize(source.purpose, language),
+            "period": _period(state, source, rows),
             # The category column is read for the retention info even if not exported.
             "retention": _retention(state, source, rows, language),
             "count": len(records),
@@ -92,6 +126,28 @@ def export_subject(state: State, email: str, language: str | None = None) -> Sub
         "generated_at": utcnow().replace(microsecond=0).isoformat() + "Z",
         "sources": out,
     }
+
+
+def readable_subject(state: State, email: str, language: str) -> list[ReadableSource]:
+    """The sources holding records of ``email`` (canonical), each field labelled
+    and each value worded in ``language`` (call it in that locale: dates and
+    lazy labels follow the active one)."""
+    out: list[ReadableSource] = []
+    for source in state.sources:
+        rows = rows_of(state, source, email)
+        if not rows:
+            continue
+        wanted = source.exported_fields()
+        out.append({
+            "source": source.name,
+            "label": localize(source.label, language) or source.name,
+            "purpose": localize(source.purpose, language),
+            "period": _period(state, source, rows),
+            "records": [[{"name": name, "label": source.field_label(name, language),
+                          "value": source.value_text(name, row[name], language)}
+                         for name in wanted] for row in rows],
+        })
+    return out
 
 
 def export_json(data: Mapping[str, Any]) -> str:
@@ -107,13 +163,14 @@ def neutralise(value: object) -> str:
     return text
 
 
-def export_zip(data: SubjectExport) -> bytes:
-    """A ZIP with a readable index.html, export.json and one CSV per source."""
+def export_zip(data: SubjectExport, readable: Sequence[ReadableSource] = ()) -> bytes:
+    """A ZIP with a readable index.html (``readable``: what the data page shows),
+    export.json and one CSV per source."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("export.json", export_json(data))
         archive.writestr("index.html", render_template(
-            "webence_privacy/request_export_index.html", data=data))
+            "webence_privacy/request_export_index.html", data=data, sources=readable))
         for source in data["sources"]:
             if not source["records"]:
                 continue

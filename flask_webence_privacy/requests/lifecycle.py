@@ -27,11 +27,19 @@ from ..config import Settings
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..keeping import OPEN_REQUEST
+from ..labels import (
+    SELF_SERVED_OUTCOME,
+    date_only,
+    kind_label,
+    request_kind,
+    request_outcome,
+    request_status,
+)
 from ..links import external_url
 from ..models import DataRequestRow, Models, utcnow
 from ..policy import format_days, format_period
 from ..registry import Rule, RuleContext, Source, make_source
-from ..rights import BY_KIND, KINDS
+from ..rights import KINDS
 from ..state import State, get_state
 
 #: Statuses of a request; the open ones are on the maintainer's list.
@@ -114,11 +122,6 @@ def link(token: str, language: str | None = None) -> str:
     if language:
         return external_url("webence_privacy.request_page", token=token, lang=language)
     return external_url("webence_privacy.request_page", token=token)
-
-
-def kind_label(kind: str) -> Any:
-    """Lazy, so a mail renders it in the recipient's language."""
-    return BY_KIND[kind].label
 
 
 # -- filing and verifying --------------------------------------------------------
@@ -281,7 +284,7 @@ def verify(state: State, token: str) -> DataRequestRow:
     if request.kind in SELF_SERVED:
         # The data is handed over on the page this verification opens.
         request.status, request.completed_at = COMPLETED, now
-        request.resolution = "self-service: data shown and offered as download"
+        request.resolution = SELF_SERVED_OUTCOME
     row = notify_maintainer(state, request, "request_verified")
     db.session.commit()
     emit(signals.request_verified, request=request)
@@ -525,4 +528,10 @@ def source(models: Models) -> Source:
         canonical_email=True,
         rules=_rules,
         period=_period,
+        field_labels={"kind": _l("Request"), "details": _l("Details"),
+                      "created_at": _l("Filed on"), "verified_at": _l("Confirmed on"),
+                      "due_at": _l("Answer due by"), "completed_at": _l("Completed on"),
+                      "resolution": _l("Outcome")},
+        value_labels={"kind": request_kind, "status": request_status,
+                      "due_at": date_only, "resolution": request_outcome},
     )

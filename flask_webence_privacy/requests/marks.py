@@ -108,7 +108,8 @@ def editable_records(state: State, email: str, language: str) -> list[dict[str, 
         for row in rows_of(state, source, email):
             out.append({"source": index, "name": source.name,
                         "label": localize(source.label, language) or source.name,
-                        "id": row[pk], "fields": {f: row[f] for f in source.editable}})
+                        "id": row[pk], "fields": {f: row[f] for f in source.editable},
+                        "labels": {f: source.field_label(f, language) for f in source.editable}})
     return out
 
 

@@ -12,25 +12,34 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from .. import doctor
+from .. import doctor, labels
 from ..config import localize
 from ..i18n import gettext, ngettext
 from ..language import LANGUAGE_COOKIE, current_language
+from ..policy import find_source, source_period
 from ..state import State, get_state
 from . import admin, contact, newsletter, policy, portal
 from .common import (
     BLUEPRINT,
     CSP,
     PACKAGE,
-    format_date_long,
     keep_language,
     language_switch_url,
+    mail_links,
     render,
     set_language_cookie,
     url_or_none,
 )
 
 log = logging.getLogger("flask_webence_privacy")
+
+
+def source_period_named(state: State, name: str) -> str:
+    """The period of the registered source ``name`` (forms and mails say it)."""
+    source = find_source(state.sources, name)
+    if source is None:
+        raise LookupError(f"no registered source {name!r}")
+    return source_period(state.settings, source)
 
 
 def register_views(app: Flask, state: State) -> None:
@@ -98,7 +107,16 @@ def register_views(app: Flask, state: State) -> None:
         privacy_keep_lang=keep_language,
         privacy_min_age=lambda: get_state().settings.min_consent_age,
     )
-    app.jinja_env.filters["privacy_date"] = format_date_long
+    # Every date and label a page or mail shows, through one function each.
+    app.jinja_env.filters["privacy_date"] = lambda v: labels.date_text(v, with_time=False)
+    app.jinja_env.filters["privacy_datetime"] = labels.date_text
+    app.jinja_env.filters["privacy_mail_links"] = mail_links
+    app.jinja_env.globals.update(
+        privacy_kind_label=labels.kind_label,
+        privacy_status_label=labels.status_label,
+        privacy_consent_purpose=labels.consent_purpose,
+        privacy_period=lambda name: source_period_named(get_state(), name),
+    )
     app.jinja_env.filters["privacy_text"] = lambda v: localize(v, current_language())
 
     @app.context_processor

@@ -22,7 +22,7 @@ from ..i18n import lazy_gettext as _l
 from ..language import current_language
 from ..models import utcnow
 from ..requests import lifecycle
-from ..rights import BY_KIND, RIGHTS
+from ..rights import RIGHTS
 from ..state import State, get_state
 from .common import private, render, see_other
 
@@ -44,7 +44,8 @@ class ExtendForm(ReasonForm):
 
 class CompleteForm(PrivacyForm):
     resolution = TextAreaField(
-        _l("What was done (optional)"),
+        # The form's macro adds "(optional)" to a field that is not required.
+        _l("What was done"),
         validators=[Length(max=lifecycle.MAX_DETAILS), NoControlCharacters(multiline=True)],
         render_kw={"rows": 2, "maxlength": lifecycle.MAX_DETAILS},
     )
@@ -125,7 +126,6 @@ def _row(req: Any, now: Any) -> dict[str, Any]:
     deadline = lifecycle.due(req)
     return {
         "req": req,
-        "right": BY_KIND.get(req.kind),
         "channel": lifecycle.CHANNEL_LABELS.get(req.channel, req.channel),
         "due": deadline.date().isoformat() if deadline else "",
         "overdue": lifecycle.is_overdue(req, now),

@@ -3,7 +3,7 @@ URLs, the language switch and the template helpers."""
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -19,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import tokens
@@ -65,13 +65,20 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
-def format_date_long(value: dt.date | str | None) -> str:
-    """A date in the visitor's language; snapshots hold ISO strings."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
-    return str(format_date(value, "long"))
+#: An e-mail address in a host's text (policy intro, measures): made a mailto link.
+MAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mail_links(value: object) -> Markup:
+    """Text, escaped, with every e-mail address in it a mailto link."""
+    text = "" if value is None else str(value)
+    link = Markup('<a href="mailto:{0}">{0}</a>')
+    parts, last = [], 0
+    for found in MAIL_ADDRESS.finditer(text):
+        parts += [escape(text[last:found.start()]), link.format(found[0])]
+        last = found.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
 
 
 def url_or_none(endpoint: str, **values: Any) -> str | None:

@@ -223,14 +223,11 @@ def _changes(form: Any) -> dict[tuple[int, Any, str], str]:
 
 def _verified_page(state: State, req: DataRequestRow, token: str, language: str) -> Response:
     email = req.email or ""
-    data = export.export_subject(state, email, language)
-    sources = [s for s in data["sources"] if s["records"]]
     context: dict[str, Any] = {
         "req": req,
         "right": BY_KIND[req.kind],
         "token": token,
-        "data": data,
-        "sources": sources,
+        "sources": export.readable_subject(state, email, language),
         "form": ActForm(),
         "open": req.status in OPEN,
         "due": lifecycle.due(req),
@@ -278,6 +275,7 @@ def request_export_zip(token: str) -> Any:
     except RequestError as exc:
         return _error(exc.reason)
     data = export.export_subject(state, req.email or "", current_language())
-    response = Response(export.export_zip(data), mimetype="application/zip")
+    readable = export.readable_subject(state, req.email or "", current_language())
+    response = Response(export.export_zip(data, readable), mimetype="application/zip")
     response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.zip"'
     return response
