@@ -183,6 +183,11 @@ def newsletter_resend_errors(w: Walker) -> None:
     w.submit()
 
 
+def newsletter_resend_sent(w: Walker) -> None:
+    w.fill({"email": w.address("ana")})
+    w.submit()
+
+
 def newsletter_unsubscribe(w: Walker) -> None:
     w.goto(w.link(w.address("ana"), "/newsletter/unsubscribe/"))
 
@@ -269,6 +274,13 @@ def admin_detail(w: Walker) -> None:
     w.goto(f"/privacy/admin/requests/{request_id}")
 
 
+def admin_detail_errors(w: Walker) -> None:
+    # Rejecting without a reason: the server's answer, with the error tied to the
+    # field (the browser's own check of the required field is switched off).
+    w.page.locator("main form[action$='/reject']").evaluate("f => { f.noValidate = true; }")
+    w.submit("main form[action$='/reject'] button[type=submit]")
+
+
 def mail_viewer(w: Walker) -> None:
     w.goto("/_mail/")
 
@@ -296,6 +308,7 @@ STATES: list[PageState] = [
     PageState("newsletter-link-error", newsletter_link_error),
     PageState("newsletter-resend", newsletter_resend),
     PageState("newsletter-resend-errors", newsletter_resend_errors),
+    PageState("newsletter-resend-sent", newsletter_resend_sent),
     PageState("newsletter-unsubscribe", newsletter_unsubscribe),
     PageState("newsletter-unsubscribed", newsletter_unsubscribed),
     PageState("request", request_form),
@@ -315,6 +328,7 @@ STATES: list[PageState] = [
     PageState("request-restriction-done", mark_done),
     PageState("admin", admin_list),
     PageState("admin-detail", admin_detail),
+    PageState("admin-detail-errors", admin_detail_errors),
     PageState("request-erasure", _kind_page("erasure")),
     PageState("request-erased", erased),
     PageState("mail-viewer", mail_viewer),
