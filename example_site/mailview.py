@@ -38,7 +38,10 @@ def keep_links(app: Flask, message: Any, **extra: Any) -> None:
         .order_by(outbox.id).limit(1)).first()
     if row is not None:
         db.session.add(DebugMailLinks(outbox_id=row.id, links=row.live_links))
-        db.session.commit()
+    # Links of mail the purge or an erasure has removed go with it.
+    db.session.execute(sa.delete(DebugMailLinks).where(
+        DebugMailLinks.outbox_id.not_in(sa.select(outbox.id))))
+    db.session.commit()
 
 
 def init_mail_viewer(app: Flask) -> None:

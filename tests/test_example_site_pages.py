@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from .conftest import csrf_token, wait_for_delivery
 
@@ -82,3 +83,32 @@ def test_the_mail_viewer_reads_the_outbox_and_its_links_survive_a_restart(exampl
 def test_the_mail_viewer_stays_closed_outside_debug_mode(example_site_app):
     client = example_site_app().test_client()
     assert client.get("/_mail/").status_code == 404
+
+
+def test_the_viewers_links_go_when_their_mail_is_erased(example_site_app):
+    app = example_site_app(debug=True)
+    client = app.test_client()
+    for email in ("ana@example.nl", "bob@example.nl"):
+        client.post("/privacy/request", data={
+            "csrf_token": csrf_token(client, "/privacy/request"), "email": email, "kind": "access"})
+        wait_for_delivery(app)
+    from example_site import db
+    from example_site.models import DebugMailLinks
+
+    state = app.extensions["webence_privacy"]
+    Outbox = state.models.Outbox
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(DebugMailLinks)) == 2
+        db.session.execute(sa.delete(Outbox).where(Outbox.recipient == "ana@example.nl"))
+        db.session.commit()
+    client.post("/privacy/request", data={
+        "csrf_token": csrf_token(client, "/privacy/request"), "email": "cor@example.nl",
+        "kind": "access"})
+    wait_for_delivery(app)
+    viewer = client.get("/_mail/").get_data(as_text=True)
+    assert "ana@example.nl" not in viewer and "bob@example.nl" in viewer
+    with app.app_context():
+        kept = db.session.scalars(sa.select(DebugMailLinks.outbox_id)).all()
+        recipients = db.session.scalars(
+            sa.select(Outbox.recipient).where(Outbox.id.in_(kept))).all()
+    assert sorted(recipients) == ["bob@example.nl", "cor@example.nl"]
