@@ -11,7 +11,7 @@ export TEST_POSTGRES_URL
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 export TEST_MYSQL_URL
 
-.PHONY: run install-run install-test install test test-fast check lint bench load messages
+.PHONY: run install-run install-test install test test-fast check lint bench load messages screenshots
 
 # Two install stamps: `make run` installs only what the example site needs (the
 # package and its dependencies), so a newcomer's first page comes quickly; the
@@ -48,6 +48,11 @@ test-fast: check
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# A PNG of every page state (tests/pagestates.py, the list the axe walk scans) in
+# Dutch and English at 1280 and 390 px, in screenshots/ (not committed).
+screenshots: install-test
+	$(BIN)/python -m scripts.screenshots $(SCREENSHOT_ARGS)
 
 # Benchmarks, never part of the tests: ratios against the bare stack, measured in
 # one process; the JSON lines come last. `make load` runs the bounded load test.

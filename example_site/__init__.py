@@ -84,6 +84,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def services() -> str:
         return render_template("services.html")
 
+    # The site's own error pages, in its layout and the visitor's language (the
+    # privacy pages under /privacy have the package's own 404).
+    @app.errorhandler(404)
+    def not_found(error: Exception) -> tuple[str, int]:
+        text = demo.text(current_language())
+        return render_template("error.html", title=text["not_found_title"],
+                               text=text["not_found_text"]), 404
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        text = demo.text(current_language())
+        return render_template("error.html", title=text["error_title"],
+                               text=text["error_text"]), 500
+
     from .mailview import init_mail_viewer
 
     init_mail_viewer(app)

@@ -103,9 +103,38 @@ TEXT = {
         "services_intro": "Van een eenvoudige bedrijfswebsite tot een maatwerk webapplicatie.",
         "service_items": ["Bedrijfswebsites", "Webwinkels", "Onderhoud en hosting",
                           "AVG-proof formulieren en nieuwsbrieven"],
+        "service_details": [
+            "Een snelle, toegankelijke website die op elke telefoon goed werkt.",
+            "Verkopen via uw eigen site, met betalingen via PayPal en nette facturen.",
+            "Wij houden uw site veilig en bij de tijd, bij een hostingpartner in Nederland.",
+            "Contact- en offerteformulieren en een nieuwsbrief met dubbele bevestiging.",
+        ],
         "quote": "Vraag een offerte aan",
+        "quote_intro": "Vertel ons wat u nodig heeft: u krijgt binnen een paar werkdagen een "
+                       "offerte op maat.",
+        "privacy_title": "Uw privacy",
+        "privacy_text": "Webence hecht groot belang aan uw privacy. Wij verwerken uitsluitend "
+                        "gegevens die wij nodig hebben voor onze dienstverlening, en stellen uw "
+                        "gegevens nooit voor commerciële doeleinden ter beschikking aan derden.",
+        "rights_text": "Uw gegevens inzien, aanpassen of laten verwijderen? Dat regelt u zelf "
+                       "via een link in uw mail; wij reageren binnen vier weken.",
+        "newsletter_text": "Op de hoogte blijven van wijzigingen in onze diensten? Schrijf u in "
+                           "voor de nieuwsbrief.",
+        "questions": "Vragen? Mail ons op",
         "menu": "Hoofdmenu",
         "footer": "Footer",
+        "not_found_title": "Pagina niet gevonden",
+        "not_found_text": "Deze pagina bestaat niet (meer). Misschien helpt een van deze links:",
+        "error_title": "Er ging iets mis",
+        "error_text": "Door een fout aan onze kant lukte dit niet. Probeer het over een paar "
+                      "minuten opnieuw; blijft het misgaan, mail ons dan.",
+        "mail_title": "Verstuurde mail (debug)",
+        "mail_intro": "De mail die de site heeft verstuurd, nieuwste eerst, uit de outbox-tabel. "
+                      "De links werken zoals in een echte mailbox.",
+        "mail_none": "Nog geen mail.",
+        "mail_to": "Aan",
+        "mail_status": "Status",
+        "mail_links": "Links in deze mail",
     },
     "en": {
         "tagline": "Websites and web applications for small businesses",
@@ -121,9 +150,38 @@ TEXT = {
         "services_intro": "From a simple company website to a custom web application.",
         "service_items": ["Company websites", "Web shops", "Maintenance and hosting",
                           "GDPR-ready forms and newsletters"],
+        "service_details": [
+            "A fast, accessible website that works well on every phone.",
+            "Selling through your own site, with PayPal payments and proper invoices.",
+            "We keep your site secure and up to date, with a hosting partner in the Netherlands.",
+            "Contact and quote forms, and a newsletter with double opt-in.",
+        ],
         "quote": "Request a quote",
+        "quote_intro": "Tell us what you need: you receive a quote made to measure within a few "
+                       "working days.",
+        "privacy_title": "Your privacy",
+        "privacy_text": "Webence cares about your privacy. We process only the data we need for "
+                        "our services, and we never make your data available to others for "
+                        "commercial purposes.",
+        "rights_text": "See, correct or erase your data? You do it yourself through a link in "
+                       "your mail; we answer within four weeks.",
+        "newsletter_text": "Stay informed about changes to our services? Sign up for the "
+                           "newsletter.",
+        "questions": "Questions? Write to",
         "menu": "Main menu",
         "footer": "Footer",
+        "not_found_title": "Page not found",
+        "not_found_text": "This page does not exist (any more). One of these links may help:",
+        "error_title": "Something went wrong",
+        "error_text": "An error on our side stopped this. Please try again in a few minutes; "
+                      "if it keeps failing, write to us.",
+        "mail_title": "Mail sent (debug)",
+        "mail_intro": "The mail this site sent, newest first, from the outbox table. The links "
+                      "work as in a real mailbox.",
+        "mail_none": "No mail yet.",
+        "mail_to": "To",
+        "mail_status": "Status",
+        "mail_links": "Links in this mail",
     },
 }
 

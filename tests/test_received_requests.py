@@ -142,7 +142,8 @@ def test_request_add_files_a_phoned_in_request_and_mails_the_link(site, inbox):
     assert [u for u in Inbox.links(mail) if "/privacy/request/" in u]
 
     listed = runner.invoke(args=["privacy", "requests"])
-    assert f"#{req.id}\tSee your data\tWaiting for confirmation\tdue {due.date().isoformat()}\tby phone" in listed.output
+    assert (f"#{req.id}\tSee your data\tWaiting for confirmation\tdue {due.date().isoformat()}"
+            "\tby phone") in listed.output
 
 
 @pytest.mark.parametrize("args, named", [
