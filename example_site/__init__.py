@@ -21,6 +21,7 @@ from flask_webence_privacy.language import current_language
 
 from . import demo
 from .local import from_this_machine
+from .mailview import mail_viewer_on
 
 db = SQLAlchemy()
 privacy = Privacy()
@@ -65,6 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     app.config.setdefault("PRIVACY_ADMIN_CHECK", _local_debug_admin)
+    if mail_viewer_on(app) and app.config.get("MAIL_SUPPRESS_SEND"):
+        # No mail server: /_mail/ is the mailbox. Mail stays queued in the outbox
+        # with its working links (a delivered mail loses them), where the viewer
+        # reads it; `flask privacy send-mail` would deliver it.
+        app.config.setdefault("PRIVACY_MAIL_DISPATCH", "sender")
 
     db.init_app(app)
     from . import models

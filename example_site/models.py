@@ -42,14 +42,3 @@ def register(privacy) -> None:  # noqa: ANN001 - the site's own Privacy
                  "nl": "Uitvoeren van onze overeenkomst, facturering en boekhouding"},
     )
 
-
-class DebugMailLinks(db.Model):
-    """The working links of a mail, for the debug mail viewer only.
-
-    The package takes the links out of its outbox once a mail is delivered (no
-    live token at rest); the demo's viewer stands in for a mailbox, so in debug
-    mode on this machine it keeps them here, next to the outbox row."""
-
-    __tablename__ = "example_debug_mail_links"
-    outbox_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    links: Mapped[str] = mapped_column(db.Text)  # JSON list
