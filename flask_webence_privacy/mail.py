@@ -454,12 +454,13 @@ def dispatch(state: State, ids: Iterable[int | None]) -> None:
 
 
 def _after_response(response: Response) -> Response:
-    """Start delivery once the response has gone (a WSGI server closes it after
-    the last byte): the visitor never waits for SMTP."""
+    """Hand the request's committed mail to the background sender as the answer
+    leaves: the sender is a thread, so the visitor never waits for SMTP. Not on
+    the response's close: a server may close it late (Werkzeug's, when the
+    browser follows a 303 at once), and mail would wait on an unrelated socket."""
     ids: list[int] | None = g.pop(_PENDING, None)
     if ids:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        response.call_on_close(lambda: worker(app).submit(ids))
+        worker(current_app._get_current_object()).submit(ids)  # type: ignore[attr-defined]
     return response
 
 
