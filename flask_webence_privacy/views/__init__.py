@@ -17,7 +17,7 @@ from ..config import localize
 from ..i18n import gettext, ngettext
 from ..language import LANGUAGE_COOKIE, current_language
 from ..state import State, get_state
-from . import admin, contact, newsletter, policy, portal
+from . import admin, contact, cookies, newsletter, policy, portal, visits
 from .common import (
     BLUEPRINT,
     CSP,
@@ -44,7 +44,7 @@ def register_views(app: Flask, state: State) -> None:
 
     # Each feature keeps its routes in its own module (imported here, below the
     # helpers they use from this one).
-    for module in (policy, contact, newsletter, portal, admin):
+    for module in (policy, contact, newsletter, portal, admin, cookies, visits):
         module.init_views(bp, state)
 
     @bp.before_request
