@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,8 @@ def referrer_host(referrer: str | None, own_host: str | None) -> str | None:
 
 # -- the daily salt ------------------------------------------------------------------
 
-_salts: dict[tuple[str, dt.date], str] = {}
+#: Per engine (a process may serve several databases): day -> salt.
+_salts: weakref.WeakKeyDictionary[sa.Engine, dict[dt.date, str]] = weakref.WeakKeyDictionary()
 _salts_lock = threading.Lock()
 
 
@@ -88,9 +90,8 @@ def _salt(engine: sa.Engine, table: sa.Table, day: dt.date) -> str:
     """The day's salt: made by the first visit of the day, shared by every process
     through the database; older salts are deleted then, so none outlives the day
     after its own. Its own short transactions, once per process and day."""
-    key = (str(engine.url), day)
     with _salts_lock:
-        known = _salts.get(key)
+        known = _salts.get(engine, {}).get(day)
     if known is not None:
         return known
     with engine.connect() as connection:
@@ -107,9 +108,8 @@ def _salt(engine: sa.Engine, table: sa.Table, day: dt.date) -> str:
         with engine.begin() as connection:
             connection.execute(sa.delete(table).where(table.c.day < day - dt.timedelta(days=1)))
     with _salts_lock:
-        for old in [k for k in _salts if k[1] < day]:
-            del _salts[old]
-        _salts[key] = str(salt)
+        # Only the newest day is kept in memory: an older salt is not needed again.
+        _salts[engine] = {day: str(salt)}
     return str(salt)
 
 
