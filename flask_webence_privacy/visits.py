@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -259,6 +260,26 @@ def roll_up(state: State, today: dt.date | None = None, days: int = DEFAULT_DAYS
     return done
 
 
+#: Seconds today's counts (read from the log, not yet rolled up) are reused: the
+#: page then costs the same however busy today is; they are at most this old.
+LIVE_SECONDS = 60
+_live: weakref.WeakKeyDictionary[sa.Engine, tuple[dt.date, float, list[dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _today(engine: sa.Engine, connection: sa.Connection, log_table: sa.Table,
+           today: dt.date) -> list[dict[str, Any]]:
+    with _salts_lock:
+        cached = _live.get(engine)
+    if cached is not None and cached[0] == today and time.monotonic() - cached[1] < LIVE_SECONDS:
+        return cached[2]
+    rows = _aggregate(connection, log_table, _midnight(today),
+                      _midnight(today + dt.timedelta(days=1)))
+    with _salts_lock:
+        _live[engine] = (today, time.monotonic(), rows)
+    return rows
+
+
 def retention_days(state: State, today: dt.date | None = None) -> int:
     """How many days of visits the default retention period keeps."""
     now = _midnight(today or utcnow().date())
@@ -287,8 +308,7 @@ def summary(state: State, days: int = DEFAULT_DAYS, today: dt.date | None = None
             .group_by(daily.c.kind, daily.c.label))
         for kind, label, views in summed:
             tops[kind][label] = int(views or 0)
-        live = _aggregate(connection, log_table, _midnight(today),
-                          _midnight(today + dt.timedelta(days=1)))
+        live = _today(state.db.engine, connection, log_table, today)
     for row in live:
         if row["kind"] == "total":
             per_day[today] = Day(today, row["views"], row["visitors"])

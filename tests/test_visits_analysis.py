@@ -102,7 +102,7 @@ def test_the_page_reads_daily_roll_ups_and_draws_an_svg_chart(make_app):
     assert "<svg" in html and "<title id=\"chart-title\">" in html and "<desc" in html
     assert "<script" not in html
     assert "news.example" in html and "/orders/&lt;int:number&gt;" in html
-    assert "365" in html  # days the retention period keeps
+    assert re.search(r"\b36[56]\b", html)  # days the retention period (a year) keeps
     day3 = (today - dt.timedelta(days=3)).date().isoformat()
     assert re.search(rf'{day3}</time></th><td>5</td><td>1</td>', html)
     # The finished days are rolled up once; the log of those days is no longer read.
@@ -135,7 +135,7 @@ def test_the_cli_prints_the_same(make_app):
     result = runner.invoke(args=["privacy", "visits", "--days", "7", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert len(data["days"]) == 7 and data["views"] == 2 and data["retention_days"] == 365
+    assert len(data["days"]) == 7 and data["views"] == 2 and data["retention_days"] in (365, 366)
     assert data["referrers"] == [{"host": "news.example", "views": 1}]
     text = runner.invoke(args=["privacy", "visits"]).output
     assert "2 page views" in text and "news.example" in text

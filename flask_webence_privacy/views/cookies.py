@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, after_this_request, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from .. import cookies
@@ -87,6 +87,13 @@ def banner() -> Markup:
     every optional type under the current policy version; nothing otherwise, and
     nothing on a site without optional cookies or on the settings page itself."""
     state = get_state()
+
+    @after_this_request
+    def vary(response: Response) -> Response:
+        # The page differs per visitor's choice cookie: no shared cache may mix them.
+        response.vary.add("Cookie")
+        return response
+
     if request.endpoint == f"{BLUEPRINT}.cookies" or not cookies.needs_asking(state):
         return Markup("")
     language = current_language()
