@@ -119,3 +119,10 @@ def test_the_visits_page_passes_axe(page, example_site):
     assert page.get_by_role("img", name="Paginaweergaven per dag").count() == 1
     assert "/diensten" in page.get_by_role("table", name="Meest bezochte pagina's").inner_text()
     assert axe_violations(page) == []
+
+
+def test_the_banner_beside_another_form_passes_axe(page, example_site):
+    page.goto(example_site.url + "/privacy/contact")
+    assert page.get_by_role("region", name="Cookies op deze website").is_visible()
+    assert page.locator('input[name="csrf_token"]').count() == 2
+    assert axe_violations(page) == []

@@ -25,7 +25,8 @@ class ChoiceForm(PrivacyForm):
 
 
 def init_views(bp: Blueprint, state: State) -> None:
-    view = state.limiter.limit("60 per hour", methods=["POST"])(cookie_settings)
+    # Only against flooding the ledger: visitors behind one office address share it.
+    view = state.limiter.limit("300 per hour", methods=["POST"])(cookie_settings)
     # The form checks its token itself (PrivacyForm), so an expired one gets a
     # page that says what to do, not a bare 400.
     state.csrf.exempt(view)
