@@ -14,12 +14,14 @@ A choice under an earlier policy version does not count: the banner asks again.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.wrappers import Response
 
 from . import consent, signals
@@ -44,6 +46,8 @@ SUBJECT_PREFIX = "cookie:"
 BANNER_FORM = "cookie-banner"
 SETTINGS_FORM = "cookie-settings"
 _CACHE = "_webence_privacy_cookie_choice"
+
+log = logging.getLogger(__name__)
 
 __all__ = ["COOKIE_TYPES", "CHOICE_COOKIE", "Choice", "consented", "current_choice", "save"]
 
@@ -124,7 +128,14 @@ def current_choice(state: State | None = None) -> Choice | None:
         cached: Choice | None = g.__dict__[_CACHE]
         return cached
     cid = choice_id()
-    found = _read(state, cid) if cid else None
+    try:
+        found = _read(state, cid) if cid else None
+    except DBAPIError as exc:
+        # A page must not fail because the ledger cannot be read: then no
+        # optional cookie (the safe side) and the banner asks again.
+        state.db.session.rollback()
+        log.warning("cookie choice: could not be read (%s)", type(exc).__name__)
+        found = None
     if has_request_context():
         g.__dict__[_CACHE] = found
     return found

@@ -14,6 +14,7 @@ from flask_webence_privacy import signals
 from flask_webence_privacy.config import ConfigurationError, PolicyVersionSpec
 from flask_webence_privacy.cookies import CHOICE_COOKIE
 from tests.conftest import csrf_token, handles
+from tests.test_deploy_safety import pg_proxy  # noqa: F401 - the fixture
 
 COOKIES = [
     {"name": "session", "type": "functional",
@@ -218,3 +219,21 @@ def test_the_purge_bounds_the_cookie_records(site):
         privacy.purge(now=dt.datetime.now() + dt.timedelta(days=2 * 366 + 1))
     # A year for the choice, then the proof period (the default category's year).
     assert ledger(site) == []
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_database_that_stays_away_saves_nothing_and_sets_nothing(pg_proxy, make_app):  # noqa: F811
+    app = make_app(setup=with_layout, PRIVACY_COOKIES=COOKIES,
+                   SQLALCHEMY_DATABASE_URI=pg_proxy.url)
+    client = app.test_client()
+    token = csrf_token(client, "/privacy/cookies")
+    pg_proxy.refusing = True
+    pg_proxy.drop()
+    response = client.post("/privacy/cookies", data={"csrf_token": token, "choice": "all"})
+    assert response.status_code == 503
+    assert "Uw keuze kon niet worden opgeslagen" in response.get_data(as_text=True)
+    assert client.get_cookie(CHOICE_COOKIE, domain="webence.test") is None
+    # The host's pages still work, on the safe side: no optional cookie.
+    assert client.get("/count").get_data(as_text=True) == "consented=False"
+    pg_proxy.refusing = False
+    assert ledger(app) == []

@@ -16,6 +16,7 @@ from ..forms import PrivacyForm
 from ..i18n import gettext as _
 from ..language import current_language
 from ..state import State, get_state
+from ..transactions import DatabaseUnavailable, retrying
 from .common import BLUEPRINT, keep_language, render, safe_next
 
 
@@ -63,7 +64,12 @@ def cookie_settings() -> Any:
         kinds = cookies.optional_types(state.settings)
         wanted = kinds if choice == "all" else () if choice == "none" else request.form.getlist("type")
         where = cookies.BANNER_FORM if request.form.get("via") == "banner" else cookies.SETTINGS_FORM
-        token, found = cookies.save(state, wanted, where)
+        try:
+            token, found = retrying(state, lambda: cookies.save(state, wanted, where))
+        except DatabaseUnavailable:
+            return render("error.html", 503, title=_("Your choice could not be saved"),
+                          message=_("Please try again in a few minutes. Until then, only "
+                                    "functional cookies are used."))
         # Back where the visitor was (off-site: the home page); from the settings
         # page itself, to the page again with a confirmation.
         target = request.form.get("next")
