@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -189,13 +190,14 @@ def test_an_unknown_cookie_type_stops_the_start(make_app):
         make_app(create=False, PRIVACY_COOKIES=[COOKIES[0], {**COOKIES[1], "type": "tracking"}])
 
 
-def test_the_portal_shows_this_browsers_cookie_records(site, inbox):
+@pytest.mark.parametrize("kind", ["access", "withdraw"])
+def test_the_portal_shows_this_browsers_cookie_records(site, inbox, kind):
     client = site.test_client()
     post_choice(client, {"choice": "all"})
     inbox.clear()
     token = csrf_token(client, "/privacy/request")
     client.post("/privacy/request", data={"csrf_token": token, "email": "ann@example.nl",
-                                          "kind": "access"})
+                                          "kind": kind})
     (mail,) = inbox.wait_to("ann@example.nl")
     link = next(u for u in inbox.links(mail) if "/privacy/request/" in u)
     path = link.split("webence.test", 1)[1]
@@ -203,6 +205,7 @@ def test_the_portal_shows_this_browsers_cookie_records(site, inbox):
     client.post(path, data={"csrf_token": token, "action": "verify"})
     page = client.get(path).get_data(as_text=True)
     assert "cookies:analytic" in page and "cookies:marketing" in page
+    assert 'href="/privacy/cookies"' in page  # where to change or withdraw it
     # Another browser (no choice cookie) sees no cookie records.
     other = site.test_client()
     assert "cookies:analytic" not in other.get(path).get_data(as_text=True)
@@ -237,3 +240,17 @@ def test_a_database_that_stays_away_saves_nothing_and_sets_nothing(pg_proxy, mak
     assert client.get("/count").get_data(as_text=True) == "consented=False"
     pg_proxy.refusing = False
     assert ledger(app) == []
+
+
+def test_choose_per_type_from_the_banner_returns_to_the_page(site):
+    client = site.test_client()
+    page = client.get("/count?x=1").get_data(as_text=True)
+    assert "consented=False" in page
+    banner = client.get("/").get_data(as_text=True)
+    link = re.search(r'href="(/privacy/cookies\?next=[^"]+)"', banner).group(1).replace("&amp;", "&")
+    settings = client.get(link).get_data(as_text=True)
+    assert '<input type="hidden" name="next" value="/">' in settings
+    response = post_choice(client, {"type": "marketing", "choice": "save", "next": "/"})
+    assert response.headers["Location"] in ("/", "https://webence.test/")
+    assert [(r.purpose, r.action) for r in ledger(site)] == [
+        ("cookies:analytic", "withdrawn"), ("cookies:marketing", "given")]
