@@ -179,6 +179,11 @@ def test_a_site_without_optional_cookies_shows_no_banner(make_app):
     client = app.test_client()
     page = client.get("/").get_data(as_text=True)
     assert "Welkom" in page and "privacy/cookies" not in page
+    settings = client.get("/privacy/cookies").get_data(as_text=True)
+    assert "Deze website gebruikt geen cookies waarvoor uw toestemming nodig is" in settings
+    response = post_choice(client, {"choice": "all"}, token_from="/privacy/contact")
+    assert response.status_code == 303 and ledger(app) == []
+    assert client.get_cookie(CHOICE_COOKIE, domain="webence.test") is None
     with app.test_request_context("/"):
         _, privacy = handles(app)
         assert privacy.consented("functional") is True

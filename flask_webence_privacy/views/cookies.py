@@ -62,6 +62,9 @@ def cookie_settings() -> Any:
                           next=safe_next(request.form.get("next"), ""))
         choice = request.form.get("choice")
         kinds = cookies.optional_types(state.settings)
+        if not kinds:
+            # Nothing to choose on this site: no record and no cookie.
+            return redirect(safe_next(request.form.get("next"), request.script_root + "/"), 303)
         wanted = kinds if choice == "all" else () if choice == "none" else request.form.getlist("type")
         where = cookies.BANNER_FORM if request.form.get("via") == "banner" else cookies.SETTINGS_FORM
         try:
