@@ -19,7 +19,6 @@ import logging
 import re
 import secrets
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: Days the analysis page and ``flask privacy visits`` show by default.
 DEFAULT_DAYS = 30
-#: What each roll-up row counts.
+#: What each roll-up row counts (with an hour suffix, today's finished hours).
 KINDS = ("total", "path", "referrer", "browser")
 #: Rows of each top list on the page.
 TOP = 10
@@ -253,6 +252,9 @@ def roll_up(state: State, today: dt.date | None = None, days: int = DEFAULT_DAYS
                                   _midnight(day + dt.timedelta(days=1)))
             try:
                 connection.execute(sa.insert(daily), [{"day": day, **r} for r in rows])
+                # The day's hourly roll-ups (made while it was today) are replaced.
+                connection.execute(sa.delete(daily).where(
+                    daily.c.day == day, daily.c.kind.like(f"%{HOUR}%")))
                 connection.commit()
                 done += 1
             except IntegrityError:
@@ -260,24 +262,60 @@ def roll_up(state: State, today: dt.date | None = None, days: int = DEFAULT_DAYS
     return done
 
 
-#: Seconds today's counts (read from the log, not yet rolled up) are reused: the
-#: page then costs the same however busy today is; they are at most this old.
-LIVE_SECONDS = 60
-_live: weakref.WeakKeyDictionary[sa.Engine, tuple[dt.date, float, list[dict[str, Any]]]] = (
-    weakref.WeakKeyDictionary())
+#: Today is rolled up per finished hour (kind "path@09" and so on), so a render
+#: reads the log of the current hour only, however busy the day has been; the
+#: day's own roll-up replaces those rows once it is over.
+HOUR = "@"
 
 
-def _today(engine: sa.Engine, connection: sa.Connection, log_table: sa.Table,
-           today: dt.date) -> list[dict[str, Any]]:
-    with _salts_lock:
-        cached = _live.get(engine)
-    if cached is not None and cached[0] == today and time.monotonic() - cached[1] < LIVE_SECONDS:
-        return cached[2]
-    rows = _aggregate(connection, log_table, _midnight(today),
+def _hours_done(today: dt.date, now: dt.datetime) -> int:
+    if today < now.date():
+        return 24
+    return now.hour if today == now.date() else 0
+
+
+def _roll_up_hours(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
+                   today: dt.date, hours: int) -> None:
+    have = set(connection.scalars(sa.select(daily.c.kind).where(
+        daily.c.day == today, daily.c.kind.like(f"total{HOUR}%"))))
+    for hour in range(hours):
+        suffix = f"{HOUR}{hour:02d}"
+        if "total" + suffix in have:
+            continue
+        start = _midnight(today) + dt.timedelta(hours=hour)
+        rows = _aggregate(connection, log_table, start, start + dt.timedelta(hours=1))
+        try:
+            connection.execute(sa.insert(daily), [
+                {**r, "day": today, "kind": r["kind"] + suffix} for r in rows])
+            connection.commit()
+        except IntegrityError:  # another process rolled it up first
+            connection.rollback()
+
+
+def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
+           today: dt.date) -> tuple[Day, dict[str, dict[str, int]]]:
+    """Today's views and unique visitors, and its views per kind and label: the
+    finished hours from their roll-ups (summed in SQL), the current hour from
+    the log; unique visitors over the whole day (they do not add up by hour)."""
+    hours = _hours_done(today, utcnow())
+    _roll_up_hours(connection, daily, log_table, today, hours)
+    counts: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
+    # "path@09" -> "path"; grouped by its alias (the same expression twice would
+    # carry its parameters twice, which PostgreSQL does not see as one).
+    base = sa.func.substr(daily.c.kind, 1, sa.func.length(daily.c.kind) - 3).label("base")
+    summed = connection.execute(
+        sa.select(base, daily.c.label, sa.func.sum(daily.c.views))
+        .where(daily.c.day == today, daily.c.kind.like(f"%{HOUR}%"))
+        .group_by(sa.literal_column("base"), daily.c.label))
+    live = _aggregate(connection, log_table, _midnight(today) + dt.timedelta(hours=hours),
                       _midnight(today + dt.timedelta(days=1)))
-    with _salts_lock:
-        _live[engine] = (today, time.monotonic(), rows)
-    return rows
+    for kind, label, views in [*summed, *((r["kind"], r["label"], r["views"]) for r in live)]:
+        if kind in counts:
+            counts[kind][label] = counts[kind].get(label, 0) + int(views or 0)
+    c = log_table.c
+    visitors = connection.scalar(sa.select(sa.func.count(sa.distinct(c.visitor))).where(
+        c.created_at >= _midnight(today), c.created_at < _midnight(today + dt.timedelta(days=1))))
+    return Day(today, counts["total"].get("", 0), int(visitors or 0)), counts
 
 
 def retention_days(state: State, today: dt.date | None = None) -> int:
@@ -304,17 +342,14 @@ def summary(state: State, days: int = DEFAULT_DAYS, today: dt.date | None = None
             per_day[day] = Day(day, views, visitors)
         summed = connection.execute(
             sa.select(daily.c.kind, daily.c.label, sa.func.sum(daily.c.views))
-            .where(daily.c.kind != "total", daily.c.day >= first, daily.c.day < today)
+            .where(daily.c.kind.in_(tuple(tops)), daily.c.day >= first, daily.c.day < today)
             .group_by(daily.c.kind, daily.c.label))
         for kind, label, views in summed:
             tops[kind][label] = int(views or 0)
-        live = _today(state.db.engine, connection, log_table, today)
-    for row in live:
-        if row["kind"] == "total":
-            per_day[today] = Day(today, row["views"], row["visitors"])
-        else:
-            counts = tops[row["kind"]]
-            counts[row["label"]] = counts.get(row["label"], 0) + row["views"]
+        per_day[today], live = _today(connection, daily, log_table, today)
+    for kind, counts in tops.items():
+        for label, views in live[kind].items():
+            counts[label] = counts.get(label, 0) + views
     series = [per_day.get(first + dt.timedelta(days=i), Day(first + dt.timedelta(days=i), 0, 0))
               for i in range(days)]
 

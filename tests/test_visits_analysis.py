@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from flask_webence_privacy import visits
@@ -170,3 +171,37 @@ def test_the_privacy_page_says_the_analysis_needs_no_cookie(make_app):
     assert "This analysis needs no cookie and no third party" in english
     assert "needs no cookie" not in make_app().test_client().get(
         "/privacy/?lang=en").get_data(as_text=True)
+
+
+def test_todays_finished_hours_are_rolled_up_and_the_day_replaces_them(make_app):
+    app = make_app(PRIVACY_VISIT_LOG=True)
+    state = app.extensions["webence_privacy"]
+    VisitLog, VisitDaily, _ = tables(app)
+    now = utcnow()
+    if now.hour == 0:
+        pytest.skip("no finished hour yet today (UTC)")
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    seed(app, midnight + dt.timedelta(minutes=10), referrer="early.example")
+    seed(app, midnight + dt.timedelta(minutes=20), referrer="early.example", agent=CHROME)
+    seed(app, now, path="/nu")
+    with app.app_context():
+        first = visits.summary(state, days=2)
+    # The first and last visit are one browser on one address: one visitor.
+    assert first.days[-1].views == 3 and first.days[-1].visitors == 2
+    assert ("early.example", 2) in first.referrers and ("/nu", 1) in first.paths
+    hourly = rows(app, sa.select(VisitDaily.kind, VisitDaily.views).where(
+        VisitDaily.day == midnight.date(), VisitDaily.kind == "referrer@00"))
+    assert hourly == [("referrer@00", 2)]
+    # The finished hour is read from its roll-up, no longer from the log.
+    db, _ = handles(app)
+    with app.app_context():
+        db.session.execute(sa.delete(VisitLog).where(VisitLog.path != "/nu"))
+        db.session.commit()
+        again = visits.summary(state, days=2)
+    assert ("early.example", 2) in again.referrers and again.days[-1].views == 3
+    # Once the day is over its own roll-up replaces the hourly rows.
+    with app.app_context():
+        visits.roll_up(state, today=midnight.date() + dt.timedelta(days=1), days=2)
+    kinds = [k for (k,) in rows(app, sa.select(VisitDaily.kind).where(
+        VisitDaily.day == midnight.date()))]
+    assert "total" in kinds and not [k for k in kinds if "@" in k]
