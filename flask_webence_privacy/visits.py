@@ -6,9 +6,10 @@ under a salt that rotates daily and is deleted after two days, as GoatCounter
 and Plausible count, so a day's unique visitors are known and nobody can be
 followed from one day to the next. Nothing needs a cookie.
 
-The analysis reads daily roll-ups (:class:`VisitDailyRow`): a finished day is
-aggregated in SQL once, on the ``created_at`` index, and only today is counted
-from the log, so the page takes the same time whatever the log holds.
+The analysis reads roll-ups (:class:`VisitDailyRow`): a finished day, and each
+finished hour of today, is aggregated in SQL once, on the ``created_at`` index;
+only the current hour (and today's unique visitors) is counted from the log, so
+the page takes the same time whatever the log holds.
 """
 
 from __future__ import annotations
