@@ -2,7 +2,7 @@
 
     python -m bench                      # everything (1,000,000 rows for the purge)
     python -m bench --quick              # fewer rounds and 100,000 rows: a smoke run
-    python -m bench --only web,purge     # some of: web, purge, scaling
+    python -m bench --only web,purge     # some of: web, purge, scaling, visits_scaling
 
 PostgreSQL comes from TEST_POSTGRES_URL (the Makefile sets it); without a server
 the PostgreSQL lines are left out and said so.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common, purge, scaling, web  # noqa: E402
+from bench import common, purge, scaling, visits, web  # noqa: E402
 
 
 def _postgres() -> str | None:
@@ -42,7 +42,7 @@ def _postgres() -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="web,purge,scaling")
+    parser.add_argument("--only", default="web,purge,scaling,visits_scaling")
     parser.add_argument("--rows", type=int, default=None, help="rows for the purge")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # start-up advice (memory limiter) is not news here
@@ -60,6 +60,11 @@ def main() -> None:
         print("scaling: export and erasure at 1,000,000 vs 10,000 rows", file=sys.stderr)
         scaling.run((1_000, 100_000) if args.quick else (10_000, 1_000_000),
                     rounds=5 if args.quick else 7)
+    if "visits_scaling" in wanted:
+        print("visits_scaling: the visits page at 1,000,000 vs 10,000 logged visits",
+              file=sys.stderr)
+        visits.run((1_000, 100_000) if args.quick else (10_000, 1_000_000),
+                   rounds=5 if args.quick else 7)
     print()
     for result in common.RESULTS:
         print(result.line())

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, Response, current_app, render_template, request
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_webence_privacy import Privacy
@@ -25,6 +25,10 @@ from .mailview import mail_viewer_on
 
 db = SQLAlchemy()
 privacy = Privacy()
+
+#: The site's own first-party analytic cookie: how many pages this browser has
+#: seen. Set only after the visitor said yes to analytic cookies.
+VISIT_COOKIE = "webence_visits"
 
 
 def _secret_key(instance: Path) -> str:
@@ -81,6 +85,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.context_processor
     def site_text() -> dict[str, Any]:
         return {"site": demo.text(current_language())}
+
+    @app.after_request
+    def count_visit(response: Response) -> Response:
+        """The analytic cookie, only with the visitor's yes (withdrawing deletes it:
+        the package removes every listed cookie of a type the visitor said no to)."""
+        if (request.method == "GET" and response.status_code == 200
+                and response.mimetype == "text/html" and privacy.consented("analytic")):
+            seen = request.cookies.get(VISIT_COOKIE, "0")
+            count = int(seen) + 1 if seen.isdigit() and len(seen) < 9 else 1
+            response.set_cookie(VISIT_COOKIE, str(count), max_age=365 * 24 * 3600,
+                                httponly=True, samesite="Lax", secure=request.is_secure)
+        return response
 
     @app.get("/")
     def home() -> str:

@@ -75,7 +75,21 @@ PRIVACY_CONFIG = {
         {"name": "privacy_lang", "type": "functional",
          "purpose": {"nl": "Onthoudt uw taalkeuze", "en": "Remembers your language"},
          "duration": {"nl": "1 jaar", "en": "1 year"}},
+        {"name": "privacy_choice", "type": "functional",
+         "purpose": {"nl": "Onthoudt uw cookiekeuze (een willekeurig nummer)",
+                     "en": "Remembers your cookie choice (a random number)"},
+         "duration": {"nl": "1 jaar", "en": "1 year"}},
+        # Set only after the visitor says yes (see VISIT_COOKIE in __init__.py).
+        {"name": "webence_visits", "type": "analytic",
+         "purpose": {"nl": "Telt hoe vaak u de website bezoekt, om bezoeken te analyseren en "
+                           "de website te verbeteren",
+                     "en": "Counts how often you visit the website, to analyse visits and "
+                           "improve the website"},
+         "duration": {"nl": "1 jaar", "en": "1 year"}},
     ],
+    # The general visit data the policy names (time, page, shortened IP, browser),
+    # analysed at /privacy/admin/visits; it needs no cookie.
+    "PRIVACY_VISIT_LOG": True,
     "PRIVACY_SECURITY_MEASURES": [
         {"nl": "Versleutelde verbinding (TLS) voor alle pagina's",
          "en": "Encrypted connections (TLS) for every page"},
@@ -135,6 +149,7 @@ TEXT = {
         "mail_to": "Aan",
         "mail_status": "Status",
         "mail_links": "Links in deze mail",
+        "cookies": "Cookie-instellingen",
     },
     "en": {
         "tagline": "Websites and web applications for small businesses",
@@ -182,6 +197,7 @@ TEXT = {
         "mail_to": "To",
         "mail_status": "Status",
         "mail_links": "Links in this mail",
+        "cookies": "Cookie settings",
     },
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from . import address, doctor, keeping, mail, policy, record, retention
+from . import address, doctor, keeping, mail, policy, record, retention, visits
 from .labels import kind_label, status_label
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
@@ -136,6 +137,31 @@ def record_command(as_json: bool, language: str) -> None:
     """Print the record of processing activities (GDPR art. 30)."""
     state = get_state()
     click.echo(record.as_json(state, language) if as_json else record.as_markdown(state, language))
+
+
+@privacy_cli.command("visits")
+@click.option("--days", default=visits.DEFAULT_DAYS, show_default=True,
+              type=click.IntRange(min=1, max=3660), help="Days to show, today included.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def visits_command(days: int, as_json: bool) -> None:
+    """Page views and unique visitors per day, top routes, referrers and browsers."""
+    state = get_state()
+    if not state.settings.visit_log:
+        raise click.ClickException("the visit log is off: set PRIVACY_VISIT_LOG = True")
+    summary = visits.summary(state, days)
+    if as_json:
+        click.echo(json.dumps(summary.as_json(), indent=2))
+        return
+    click.echo(f"Visits {summary.start} to {summary.end}: {summary.views} page views "
+               f"(the retention period keeps {summary.retention_days} days)")
+    click.echo(f"{'day':<12}{'views':>8}{'visitors':>10}")
+    for day in summary.days:
+        click.echo(f"{day.day.isoformat():<12}{day.views:>8}{day.visitors:>10}")
+    for title, rows in (("Top pages", summary.paths), ("Referrers", summary.referrers),
+                        ("Browsers", summary.browsers)):
+        click.echo(f"\n{title}:")
+        for label, views in rows or [("(none)", 0)]:
+            click.echo(f"  {views:>8}  {label}")
 
 
 @privacy_cli.command("hold")

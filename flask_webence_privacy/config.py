@@ -101,6 +101,8 @@ REQUIRED = ("CONTROLLER_NAME", "CONTACT_EMAIL")
 SUPPORTED_DATABASES = ("sqlite", "postgresql", "mysql", "mariadb")
 PERIOD_UNITS = ("years", "months", "days")
 RETENTION_KEYS = frozenset(PERIOD_UNITS) | {"erasable", "label", "description"}
+#: Cookie types: functional is always on; the others wait for the visitor's yes.
+COOKIE_TYPES = ("functional", "analytic", "marketing")
 
 
 class ConfigurationError(RuntimeError):
@@ -426,7 +428,7 @@ def load(config: Mapping[str, Any]) -> Settings:
         data_categories=_sequence(config, "DATA_CATEGORIES"),
         purposes=purposes,
         processors=_sequence(config, "PROCESSORS", ("name", "purpose")),
-        cookies=_sequence(config, "COOKIES", ("name", "type", "purpose")),
+        cookies=_cookies(config),
         security_measures=_sequence(config, "SECURITY_MEASURES"),
         policy_versions=parse_policy_versions(config[PREFIX + "POLICY_VERSIONS"]),
         policy_intro=config[PREFIX + "POLICY_INTRO"],
@@ -448,6 +450,18 @@ def load(config: Mapping[str, Any]) -> Settings:
         proof_retention=_named_category(config, "PROOF_RETENTION", retention),
         newsletter=_newsletter(config),
     )
+
+
+def _cookies(config: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``PRIVACY_COOKIES``: each cookie of a known type, so none is set before a
+    yes because of a typo in its type."""
+    cookies = _sequence(config, "COOKIES", ("name", "type", "purpose"))
+    for index, cookie in enumerate(cookies):
+        if cookie["type"] not in COOKIE_TYPES:
+            raise ConfigurationError(
+                f"{PREFIX}COOKIES[{index}] ({cookie['name']!r}) has unknown type "
+                f"{cookie['type']!r}; use one of {', '.join(COOKIE_TYPES)}")
+    return cookies
 
 
 def warn_unknown_keys(config: Mapping[str, Any]) -> list[str]:

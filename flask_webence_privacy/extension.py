@@ -16,7 +16,19 @@ from typing import TypeVar
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from . import address, config, consent, contact, keeping, mail, newsletter, policy, retention, visits
+from . import (
+    address,
+    config,
+    consent,
+    contact,
+    cookies,
+    keeping,
+    mail,
+    newsletter,
+    policy,
+    retention,
+    visits,
+)
 from .cli import privacy_cli
 from .config import ConfigurationError, Text
 from .labels import Label, ValueLabels
@@ -30,6 +42,7 @@ from .retention import PurgeReport
 from .setup import setup_babel, setup_csrf, setup_limiter, setup_mail, setup_session_cookie
 from .state import EXTENSION_KEY, State, get_state
 from .views import register_views
+from .views.cookies import banner as cookie_banner
 
 M = TypeVar("M", bound=type)
 log = logging.getLogger("flask_webence_privacy")
@@ -84,7 +97,7 @@ class Privacy:
             privacy=self, db=db, models=models, settings=settings,
             limiter=setup_limiter(app, settings), csrf=setup_csrf(app),
             builtin_sources=builtin, host_sources=self._host_sources,
-            extra_rules=[keeping.rules, visits.rules],
+            extra_rules=[keeping.rules, visits.rules, cookies.rules],
         )
         for source in self._host_sources:
             _warn_without_index(source)
@@ -92,6 +105,9 @@ class Privacy:
         mail.init_app(app)
         visits.init_app(app, state)
         register_views(app, state)
+        # The host's layout shows the banner and asks before an optional cookie.
+        app.jinja_env.globals.update(privacy_cookie_banner=cookie_banner,
+                                     privacy_consented=cookies.consented)
         app.cli.add_command(privacy_cli)
 
     def _state(self) -> State:
@@ -173,6 +189,14 @@ class Privacy:
         """Record the configured policy versions; snapshot the current one."""
         state = self._state()
         return policy.sync_versions(state.db, state.models, state.settings, state.sources)
+
+    # -- cookie choices -----------------------------------------------------------
+
+    def consented(self, kind: str) -> bool:
+        """In a request: has this visitor said yes to cookies of ``kind``
+        ("analytic", "marketing") under the current policy? "functional" is
+        always true. Set an optional cookie (or include its script) only then."""
+        return cookies.consented(kind, self._state())
 
     # -- the Python API of the features: thin, the rules live in their modules --
     # Every address goes through address.canonical first: the one form every

@@ -238,6 +238,36 @@ class VisitLogRow(Row):
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     browser: Mapped[str | None] = mapped_column(sa.String(40))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    # The host name of another site that linked here (never a path or query).
+    referrer: Mapped[str | None] = mapped_column(sa.String(255))
+    # A hash of truncated IP and browser under the day's salt: counts a day's
+    # unique visitors, and links no day to the next (the salt is gone by then).
+    visitor: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class VisitDailyRow(Row):
+    """One day's roll-up of the visit log: views and unique visitors per day
+    (kind "total"), per route, referrer host and browser family. The analysis
+    page reads these, so its time does not grow with the log."""
+
+    __tablename__ = "privacy_visit_daily"
+    unique_together = (("day", "kind", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # total | path | referrer | browser
+    label: Mapped[str] = mapped_column(sa.String(255))
+    views: Mapped[int] = mapped_column(default=0)
+    visitors: Mapped[int] = mapped_column(default=0)
+
+
+class VisitSaltRow(Row):
+    """The day's random salt for the visitor hash; deleted after two days."""
+
+    __tablename__ = "privacy_visit_salt"
+    unique_together = (("day",),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    salt: Mapped[str] = mapped_column(sa.String(64))
 
 
 @dataclass(frozen=True)
@@ -254,6 +284,8 @@ class Models:
     Hold: type[HoldRow]
     SubjectMark: type[SubjectMarkRow]
     VisitLog: type[VisitLogRow]
+    VisitDaily: type[VisitDailyRow]
+    VisitSalt: type[VisitSaltRow]
 
     def all(self) -> tuple[type[Row], ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
@@ -282,6 +314,8 @@ MIXINS: dict[str, type[Row]] = {
     "Hold": HoldRow,
     "SubjectMark": SubjectMarkRow,
     "VisitLog": VisitLogRow,
+    "VisitDaily": VisitDailyRow,
+    "VisitSalt": VisitSaltRow,
 }
 
 

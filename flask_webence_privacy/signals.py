@@ -14,6 +14,10 @@ _signals = Namespace()
 consent_given = _signals.signal("consent-given")
 #: Consent withdrawn (a new record, never an edit). kwargs: ``record``, ``email``, ``purpose``.
 consent_withdrawn = _signals.signal("consent-withdrawn")
+#: A visitor saved a cookie choice (banner or settings page). kwargs: ``choice_id``
+#: (the browser's random id), ``given`` (frozenset of the types said yes to),
+#: ``records`` (the ConsentRecords written, one per optional type).
+cookie_choice_changed = _signals.signal("cookie-choice-changed")
 #: A contact/quote message was stored. kwargs: ``message`` (the ContactMessage).
 message_received = _signals.signal("message-received")
 #: A newsletter subscription was requested (pending). kwargs: ``subscriber``.
@@ -36,6 +40,7 @@ records_purged = _signals.signal("records-purged")
 __all__ = [
     "consent_given",
     "consent_withdrawn",
+    "cookie_choice_changed",
     "message_received",
     "records_purged",
     "request_completed",

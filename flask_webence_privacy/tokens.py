@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from .state import get_state
 
 #: The purposes that have tokens; a token of one is refused by every other.
-PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request", "result")
+PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request", "result", "cookie-choice")
 #: Longer than any token this package makes; anything beyond is garbage, refused early.
 MAX_TOKEN_LENGTH = 400
 

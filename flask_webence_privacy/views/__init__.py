@@ -18,7 +18,7 @@ from ..i18n import gettext, ngettext
 from ..language import LANGUAGE_COOKIE, current_language
 from ..policy import find_source, source_period
 from ..state import State, get_state
-from . import admin, contact, newsletter, policy, portal
+from . import admin, contact, cookies, newsletter, policy, portal, visits
 from .common import (
     BLUEPRINT,
     CSP,
@@ -53,7 +53,7 @@ def register_views(app: Flask, state: State) -> None:
 
     # Each feature keeps its routes in its own module (imported here, below the
     # helpers they use from this one).
-    for module in (policy, contact, newsletter, portal, admin):
+    for module in (policy, contact, newsletter, portal, admin, cookies, visits):
         module.init_views(bp, state)
 
     @bp.before_request

@@ -10,7 +10,7 @@ from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from .. import address
+from .. import address, cookies
 from ..forms import NoControlCharacters, PrivacyForm, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
@@ -231,6 +231,9 @@ def _verified_page(state: State, req: DataRequestRow, token: str, language: str)
         "form": ActForm(),
         "open": req.status in OPEN,
         "due": lifecycle.due(req),
+        # This browser's cookie choices (its id comes from its own choice cookie).
+        "cookie_records": (cookies.browser_records(state)
+                           if req.kind in ("access", "portability", "withdraw") else []),
     }
     if req.kind == "erasure":
         # The erasure's own walk, counting only: the page promises what it does.

@@ -1,0 +1,222 @@
+"""Cookie choices, proven on the server.
+
+``PRIVACY_COOKIES`` lists each cookie with a type: ``functional`` cookies are
+always on; ``analytic`` and ``marketing`` ones wait for the visitor's yes. The
+visitor's browser keeps one functional cookie, holding a signed random id and
+nothing else; the choice itself is the newest consent record of that id per
+type (purpose ``cookies:<type>``) in the append-only ledger of
+:mod:`.consent`, with the wording shown, the policy version, the time and the
+truncated IP. A forged or tampered cookie counts as no choice.
+
+A choice under an earlier policy version does not count: the banner asks again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app, g, has_request_context, request
+from sqlalchemy.exc import DBAPIError
+from werkzeug.wrappers import Response
+
+from . import consent, signals
+from .config import COOKIE_TYPES, Settings, localize
+from .i18n import gettext as _
+from .language import current_language
+from .models import ConsentRecordRow
+from .net import stored_ip
+from .policy import current_version
+from .registry import Rule, RuleContext
+from .state import State, get_state
+from .tokens import TokenError, load, make
+
+#: The functional cookie that holds the signed choice id (list it on the privacy page).
+CHOICE_COOKIE = "privacy_choice"
+#: How long a choice lasts: then the cookie is gone and the banner asks again.
+CHOICE_MAX_AGE = 365 * 24 * 3600
+#: The ledger's purpose of a cookie type, and its "address": the browser's id.
+PURPOSE_PREFIX = "cookies:"
+SUBJECT_PREFIX = "cookie:"
+#: Where a choice was made (the ledger's ``form``).
+BANNER_FORM = "cookie-banner"
+SETTINGS_FORM = "cookie-settings"
+_CACHE = "_webence_privacy_cookie_choice"
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COOKIE_TYPES", "CHOICE_COOKIE", "Choice", "consented", "current_choice", "save"]
+
+
+def optional_types(settings: Settings) -> tuple[str, ...]:
+    """The site's cookie types that need a yes, in a fixed order."""
+    present = {c["type"] for c in settings.cookies}
+    return tuple(t for t in COOKIE_TYPES if t != "functional" and t in present)
+
+
+def type_label(kind: str) -> str:
+    return {"functional": _("Functional cookies"), "analytic": _("Analytic cookies"),
+            "marketing": _("Marketing cookies")}.get(kind, kind)
+
+
+def cookies_of(settings: Settings, kind: str, language: str) -> list[dict[str, str]]:
+    """The cookies of one type, as the privacy page lists them."""
+    return [{"name": c["name"], "purpose": localize(c["purpose"], language),
+             "duration": localize(c.get("duration"), language)}
+            for c in settings.cookies if c["type"] == kind]
+
+
+def statement(settings: Settings, kind: str, language: str) -> str:
+    """What the visitor is asked to say yes to for one type: shown next to its
+    box and its button, and stored word for word as the consent's wording."""
+    purposes = "; ".join(c["purpose"] for c in cookies_of(settings, kind, language))
+    return f"{type_label(kind)}: {purposes}"
+
+
+def subject(choice_id: str) -> str:
+    return SUBJECT_PREFIX + choice_id
+
+
+def choice_id() -> str | None:
+    """The id in the visitor's choice cookie, if its signature holds."""
+    if not has_request_context():
+        return None
+    value = request.cookies.get(CHOICE_COOKIE)
+    if not value:
+        return None
+    try:
+        payload = load("cookie-choice", value, max_age=CHOICE_MAX_AGE)
+    except TokenError:
+        return None
+    if not isinstance(payload, str) or not 16 <= len(payload) <= 64:
+        return None
+    return payload
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A browser's current choice: the types it said yes to under the current
+    policy version, and whether every optional type has been answered under it."""
+
+    id: str
+    given: frozenset[str]
+    complete: bool
+
+
+def _read(state: State, cid: str) -> Choice | None:
+    version = current_version(state.settings).version
+    records = {purpose.removeprefix(PURPOSE_PREFIX): record
+               for purpose, record in consent.latest(state, subject(cid)).items()
+               if purpose.startswith(PURPOSE_PREFIX)}
+    if not records:
+        return None
+    current = {kind: r for kind, r in records.items() if r.policy_version == version}
+    given = frozenset(k for k, r in current.items() if r.action == consent.GIVEN)
+    complete = all(kind in current for kind in optional_types(state.settings))
+    return Choice(cid, given, complete)
+
+
+def current_choice(state: State | None = None) -> Choice | None:
+    """The visitor's choice (once per request), or None without a valid cookie or
+    any record of it."""
+    state = state or get_state()
+    if has_request_context() and _CACHE in g.__dict__:
+        cached: Choice | None = g.__dict__[_CACHE]
+        return cached
+    cid = choice_id()
+    try:
+        found = _read(state, cid) if cid else None
+    except DBAPIError as exc:
+        # A page must not fail because the ledger cannot be read: then no
+        # optional cookie (the safe side) and the banner asks again.
+        state.db.session.rollback()
+        log.warning("cookie choice: could not be read (%s)", type(exc).__name__)
+        found = None
+    if has_request_context():
+        g.__dict__[_CACHE] = found
+    return found
+
+
+def consented(kind: str, state: State | None = None) -> bool:
+    """True when the visitor said yes to ``kind`` under the current policy;
+    ``functional`` always."""
+    if kind == "functional":
+        return True
+    if kind not in COOKIE_TYPES:
+        return False
+    found = current_choice(state)
+    return found is not None and kind in found.given
+
+
+def needs_asking(state: State | None = None) -> bool:
+    """The banner's rule: the site has optional cookies and this browser has not
+    answered for each of them under the current policy version."""
+    state = state or get_state()
+    if not optional_types(state.settings):
+        return False
+    found = current_choice(state)
+    return found is None or not found.complete
+
+
+def save(state: State, wanted: Iterable[str], form: str) -> tuple[str, Choice]:
+    """Record the visitor's answer for every optional type (yes for those in
+    ``wanted``, no for the rest; unknown names are ignored) and return the signed
+    cookie value to set with the new choice. One transaction; the signal after."""
+    settings = state.settings
+    kinds = optional_types(settings)
+    chosen = frozenset(wanted) & frozenset(kinds)
+    cid = choice_id() or secrets.token_urlsafe(24)
+    language = current_language()
+    version = current_version(settings).version
+    ip = stored_ip(settings)
+    records: list[ConsentRecordRow] = []
+    for kind in kinds:
+        act = consent.give if kind in chosen else consent.withdraw
+        records.append(act(state, email=subject(cid), purpose=PURPOSE_PREFIX + kind,
+                           wording=statement(settings, kind, language), form=form,
+                           policy_version=version, language=language, ip=ip))
+    state.db.session.commit()
+    found = Choice(cid, chosen, True)
+    if has_request_context():
+        g.__dict__[_CACHE] = found
+    signals.cookie_choice_changed.send(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                       choice_id=cid, given=chosen, records=records)
+    return make("cookie-choice", cid), found
+
+
+def apply(response: Response, token: str, found: Choice, settings: Settings) -> None:
+    """Set the choice cookie, and delete the site's listed cookies of every type
+    the visitor did not say yes to (a withdrawal takes effect at once)."""
+    response.set_cookie(CHOICE_COOKIE, token, max_age=CHOICE_MAX_AGE, httponly=True,
+                        samesite="Lax", secure=request.is_secure)
+    for cookie in settings.cookies:
+        if cookie["type"] != "functional" and cookie["type"] not in found.given \
+                and cookie["name"] in request.cookies:
+            response.delete_cookie(cookie["name"])
+
+
+def browser_records(state: State) -> list[ConsentRecordRow]:
+    """Every ledger record of this browser's cookie choices, oldest first (for the
+    request portal's access and withdraw pages)."""
+    cid = choice_id()
+    if cid is None:
+        return []
+    Consent = state.models.ConsentRecord
+    return list(state.db.session.scalars(
+        sa.select(Consent).where(Consent.email == subject(cid)).order_by(Consent.id)))
+
+
+def rules(context: RuleContext) -> Iterator[Rule]:
+    """Bounded proof (django-cookie-consent #28 grew without end): a record goes
+    once its choice has lapsed (the cookie lives a year from the last save, which
+    records every type) and the proof period has passed after that."""
+    Consent = context.models.ConsentRecord
+    cutoff = context.settings.proof_retention.cutoff(
+        context.now - dt.timedelta(seconds=CHOICE_MAX_AGE))
+    yield Rule(Consent.__table__, "CookieChoice", context.settings.proof_retention.name, cutoff,
+               sa.and_(Consent.purpose.like(PURPOSE_PREFIX + "%"), Consent.created_at < cutoff))
+

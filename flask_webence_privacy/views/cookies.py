@@ -1,0 +1,114 @@
+"""The cookie settings page and the banner a host puts in its layout.
+
+Both post the same plain form (CSRF, no script); the rules live in
+:mod:`flask_webence_privacy.cookies`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, after_this_request, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from .. import cookies
+from ..forms import PrivacyForm
+from ..i18n import gettext as _
+from ..language import current_language
+from ..state import State, get_state
+from ..transactions import DatabaseUnavailable, retrying
+from .common import BLUEPRINT, keep_language, render, safe_next
+
+
+class ChoiceForm(PrivacyForm):
+    """The CSRF token only: the boxes and buttons are read as plain values, so an
+    unknown type is ignored rather than refused."""
+
+
+def init_views(bp: Blueprint, state: State) -> None:
+    # Only against flooding the ledger: visitors behind one office address share it.
+    view = state.limiter.limit("300 per hour", methods=["POST"])(cookie_settings)
+    # The form checks its token itself (PrivacyForm), so an expired one gets a
+    # page that says what to do, not a bare 400.
+    state.csrf.exempt(view)
+    bp.add_url_rule("/cookies", "cookies", view, methods=["GET", "POST"])
+
+
+def _types(state: State, language: str) -> list[dict[str, Any]]:
+    found = cookies.current_choice(state)
+    return [{"kind": kind, "label": cookies.type_label(kind),
+             "statement": cookies.statement(state.settings, kind, language),
+             "cookies": cookies.cookies_of(state.settings, kind, language),
+             "given": found is not None and kind in found.given,
+             "answered": found is not None and found.complete}
+            for kind in cookies.optional_types(state.settings)]
+
+
+def _here() -> str:
+    """Where the banner's form sends the visitor back to: this page."""
+    path = request.full_path if request.query_string else request.path
+    return path
+
+
+def cookie_settings() -> Any:
+    state = get_state()
+    language = current_language()
+    form = ChoiceForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render("cookies.html", 400, form=form, expired=True,
+                          types=_types(state, language),
+                          functional=cookies.cookies_of(state.settings, "functional", language),
+                          next=safe_next(request.form.get("next"), ""))
+        choice = request.form.get("choice")
+        kinds = cookies.optional_types(state.settings)
+        if not kinds:
+            # Nothing to choose on this site: no record and no cookie.
+            return redirect(safe_next(request.form.get("next"), request.script_root + "/"), 303)
+        wanted = kinds if choice == "all" else () if choice == "none" else request.form.getlist("type")
+        where = cookies.BANNER_FORM if request.form.get("via") == "banner" else cookies.SETTINGS_FORM
+        try:
+            token, found = retrying(state, lambda: cookies.save(state, wanted, where))
+        except DatabaseUnavailable:
+            return render("error.html", 503, title=_("Your choice could not be saved"),
+                          message=_("Please try again in a few minutes. Until then, only "
+                                    "functional cookies are used."))
+        # Back where the visitor was (off-site: the home page); from the settings
+        # page itself, to the page again with a confirmation.
+        target = request.form.get("next")
+        destination = (safe_next(target, request.script_root + "/") if target
+                       else _saved_url())
+        response = redirect(destination, 303)
+        cookies.apply(response, token, found, state.settings)
+        return response
+    return render("cookies.html", form=form, types=_types(state, language),
+                  functional=cookies.cookies_of(state.settings, "functional", language),
+                  saved=request.args.get("saved") == "1",
+                  next=safe_next(request.args.get("next"), ""))
+
+
+def _saved_url() -> str:
+    values: dict[str, Any] = {"saved": "1", **keep_language()}
+    return url_for(".cookies", **values)
+
+
+def banner() -> Markup:
+    """``privacy_cookie_banner()``: the banner until this browser has answered for
+    every optional type under the current policy version; nothing otherwise, and
+    nothing on a site without optional cookies or on the settings page itself."""
+    state = get_state()
+
+    @after_this_request
+    def vary(response: Response) -> Response:
+        # The page differs per visitor's choice cookie: no shared cache may mix them.
+        response.vary.add("Cookie")
+        return response
+
+    if request.endpoint == f"{BLUEPRINT}.cookies" or not cookies.needs_asking(state):
+        return Markup("")
+    language = current_language()
+    # The template autoescapes everything it puts in; the result is safe HTML.
+    html = render_template("webence_privacy/_cookie_banner.html", form=ChoiceForm(),
+                           types=_types(state, language), next=_here(),
+                           title=_("Cookies on this website"))
+    return Markup(html)  # noqa: S704
