@@ -220,3 +220,14 @@ def test_a_closed_request_is_not_reminded_of(site, inbox):
     result = runner.invoke(args=["privacy", "remind"])
     assert "Nothing to remind of" in result.output
     assert reminders(inbox) == []
+
+
+@pytest.mark.parametrize("check, status", [(None, 404), (lambda: False, 403)])
+def test_the_new_request_form_is_closed_unless_the_admin_check_says_otherwise(
+        make_app, inbox, check, status):
+    app = make_app(PRIVACY_ADMIN_CHECK=check)
+    client = app.test_client()
+    assert client.get(NEW).status_code == status
+    assert client.post(NEW, data={"email": PERSON, "kind": "access", "channel": "mail"}
+                       ).status_code == status
+    assert requests(app) == [] and outbox_count(app) == 0

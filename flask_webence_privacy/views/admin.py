@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, request
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -180,7 +180,7 @@ def admin_action(request_id: int, action: str) -> Any:
             lifecycle.extend(state, req, form.reason.data, int(form.months.data))
     except (lifecycle.RequestError, ValueError):
         return _detail(state, req, 409)
-    return redirect(url_for(".admin_detail", request_id=req.id), 303)
+    return see_other(".admin_detail", request_id=req.id)
 
 
 @private

@@ -106,7 +106,12 @@ def see_other(endpoint: str, **values: Any) -> BaseResponse:
     """The answer to a successful POST: 303 to its result page, in the visitor's
     language, so a reload of that page (a GET) sends and stores nothing again."""
     values.update(keep_language())
-    return redirect(url_for(endpoint, **values), 303)
+    response = redirect(url_for(endpoint, **values), 303)
+    # No body. A browser reads none after a redirect's headers and resets the
+    # connection on one it left unread; Werkzeug's development server then never
+    # closes the response, so mail queued by the post (sent on close) would wait.
+    response.set_data(b"")
+    return response
 
 
 def result_token(payload: Any) -> str:
