@@ -1,5 +1,5 @@
-"""A visitor who uses only the keyboard (Tab, Space, Enter, typing) sends the
-contact form, asks for their data and downloads it; every control they reach
+"""A visitor who uses only the keyboard (Tab, Space, Enter, typing) answers the
+cookie banner, sends the contact form, asks for their data and downloads it; every control they reach
 shows a visible focus indicator."""
 
 from __future__ import annotations
@@ -53,8 +53,16 @@ def named(name: str):
 
 
 def test_a_keyboard_user_sends_the_contact_form_and_gets_their_data(page, example_site, inbox):
-    # The contact form: a purpose (radio), name, address, message, the age statement.
     page.goto(example_site.url + "/privacy/contact")
+    # The cookie banner comes first: "Reject all" by keyboard, and it is gone.
+    tab_to(page, lambda f: f["tag"] == "button" and f["name"] == "choice"
+           and f["text"] in ("Alles weigeren", "Reject all"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator(".wp-cookie-banner").count() == 0
+    assert "/privacy/contact" in page.url
+
+    # The contact form: a purpose (radio), name, address, message, the age statement.
     tab_to(page, named("purpose"))
     page.keyboard.press("Space")
     tab_to(page, named("name"))

@@ -44,7 +44,7 @@ def test_the_maintainer_files_a_letter_and_the_person_confirms(page, example_sit
     page.get_by_label("Binnengekomen op").fill(received)
     page.get_by_role("button", name="Verzoek vastleggen en de link mailen").click()
     page.wait_for_url(re.compile(r".*/privacy/admin/requests/\d+$"))
-    assert f"brief, {received}" in page.content()
+    assert f'brief, <time datetime="{received}">' in page.content()
     assert axe_violations(page) == []
 
     link = next(u for u in Inbox.links(inbox.wait_to(PIET)[-1]) if "/privacy/request/" in u)
