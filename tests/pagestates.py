@@ -281,6 +281,32 @@ def admin_detail_errors(w: Walker) -> None:
     w.submit("main form[action$='/reject'] button[type=submit]")
 
 
+def admin_new(w: Walker) -> None:
+    w.goto("/privacy/admin/requests/new")
+
+
+def admin_new_errors(w: Walker) -> None:
+    # A date in the future and no address: both refused beside their fields.
+    w.fill({"received": "2999-01-01"})
+    w.submit()
+
+
+def admin_visits(w: Walker) -> None:
+    w.goto("/privacy/admin/visits")
+
+
+def cookie_settings(w: Walker) -> None:
+    w.goto("/privacy/cookies?next=/")
+
+
+def cookie_settings_saved(w: Walker) -> None:
+    # Yes to analytic cookies only; the answer leads back to the home page, whose
+    # banner is gone for good (every state before this one shows it).
+    w.check("main #cookie-analytic")
+    w.submit("main button[value=save]")
+    w.goto("/privacy/cookies")
+
+
 def mail_viewer(w: Walker) -> None:
     w.goto("/_mail/")
 
@@ -331,6 +357,11 @@ STATES: list[PageState] = [
     PageState("admin-detail-errors", admin_detail_errors),
     PageState("request-erasure", _kind_page("erasure")),
     PageState("request-erased", erased),
+    PageState("admin-new", admin_new),
+    PageState("admin-new-errors", admin_new_errors),
+    PageState("admin-visits", admin_visits),
+    PageState("cookies", cookie_settings),
+    PageState("cookies-saved", cookie_settings_saved),
     PageState("mail-viewer", mail_viewer),
     PageState("home", home),
 ]
