@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import force_locale
 from flask_sqlalchemy import SQLAlchemy
 
-from .config import PolicyVersionSpec, RetentionCategory, Settings, localize
+from .config import ConfigurationError, PolicyVersionSpec, RetentionCategory, Settings, localize
 from .i18n import gettext as _
 from .i18n import ngettext
 from .language import current_language
@@ -130,8 +130,15 @@ def find_source(sources: Iterable[Source], name: str) -> Source | None:
 def purpose_period(settings: Settings, sources: Iterable[Source], purpose: Mapping[str, Any]) -> str:
     """A configured purpose's period: its source's (``"source": "Subscriber"``) when
     it names one, so the purposes table says what that source's table says."""
-    source = find_source(sources, purpose["source"]) if purpose.get("source") else None
-    if source is not None:
+    sources = list(sources)
+    name = purpose.get("source")
+    if name:
+        source = find_source(sources, name)
+        if source is None:
+            # Found when the policy is recorded (init-db, sync_policy), before a visitor sees it.
+            raise ConfigurationError(
+                f"PRIVACY_PURPOSES: a purpose names source {name!r}, which is not registered; "
+                f"registered: {', '.join(s.name for s in sources)}")
         return source_period(settings, source)
     return format_period(settings.category(purpose.get("category", "default")))
 

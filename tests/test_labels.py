@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import re
+import zipfile
 
 import pytest
 import sqlalchemy as sa
@@ -111,6 +113,11 @@ def test_the_data_page_reads_in_words_in_dutch_and_english(site, inbox):
                   "Request See your data", "Status Completed", "Plan Basic", "Amount € 120,00"):
         assert words in text_en, words
     assert re.search(r"Date November 26, 2026, 12:40\s?AM", text_en.replace("\u202f", " "))
+    # The ZIP's readable index reads as the page does.
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"{link}/export.zip?lang=nl").data))
+    index = archive.read("index.html").decode()
+    assert "Bedrag € 120,00" in visible(index) and "Vermelding 1 van 1" in visible(index)
+    assert not MICROSECONDS.search(index) and not ISO_STAMP.search(index)
     # export.json keeps the stored values, for machines.
     data = client.get(f"{link}/export.json").get_json()
     invoice = next(s for s in data["sources"] if s["source"] == "Invoice")

@@ -20,6 +20,8 @@ import pytest
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+from flask_webence_privacy.config import ConfigurationError
+
 from .conftest import Inbox, handles, host_model, wait_for_outbox
 from .test_contact import URL as CONTACT_URL
 from .test_contact import form_data
@@ -232,6 +234,18 @@ def test_the_data_page_form_and_mail_state_the_privacy_pages_periods(site, inbox
         form = visible(client.get(f"/privacy/newsletter?lang={lang}").get_data(as_text=True))
         subscriber = stated[STATED["Subscriber"][0][0 if lang == "nl" else 1]]
         assert subscriber in form
+
+
+def test_a_purpose_naming_a_source_that_is_not_registered_is_refused_by_name(make_app):
+    purposes = [{"label": "Nieuwsbrief", "category": "default", "source": "Subscribr"}]
+    site = make_app(create=False, PRIVACY_PURPOSES=purposes)
+    db, privacy = handles(site)
+    with site.app_context():
+        db.create_all()
+        # Recording the policy (init-db) is where it is found, before any visitor.
+        with pytest.raises(ConfigurationError,
+                           match="names source 'Subscribr', which is not registered"):
+            privacy.sync_policy()
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
