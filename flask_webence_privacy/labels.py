@@ -102,6 +102,17 @@ def kind_label(kind: str) -> Any:
     return right.label if right is not None else kind
 
 
+#: How a request reached the maintainer: the portal, or a person who wrote,
+#: phoned or sent a letter.
+CHANNEL_LABELS: dict[str, Any] = {"web": _l("web form"), "mail": _l("e-mail"),
+                                  "phone": _l("phone"), "letter": _l("letter")}
+
+
+def channel_label(channel: str) -> Any:
+    """How a request arrived, in words ("phone"); lazy."""
+    return CHANNEL_LABELS.get(channel, channel)
+
+
 def consent_purpose(purpose: str) -> Any:
     """What a consent was for ("Newsletter"); lazy. A host's own purpose reads as given."""
     return CONSENT_PURPOSES.get(purpose, purpose)

@@ -29,6 +29,7 @@ from ..i18n import lazy_gettext as _l
 from ..keeping import OPEN_REQUEST
 from ..labels import (
     SELF_SERVED_OUTCOME,
+    channel_label,
     date_only,
     kind_label,
     request_kind,
@@ -55,11 +56,9 @@ MAX_DETAILS = 4000
 #: served by showing the data, so verification completes them.
 SELF_SERVED = ("access", "portability")
 #: The portal's channel, and those of requests the maintainer files for a person
-#: who wrote, phoned or sent a letter; each with its label for the admin.
+#: who wrote, phoned or sent a letter (their labels: :func:`labels.channel_label`).
 WEB = "web"
 CHANNELS = ("mail", "phone", "letter")
-CHANNEL_LABELS = {WEB: _l("web form"), "mail": _l("e-mail"), "phone": _l("phone"),
-                  "letter": _l("letter")}
 #: ``flask privacy remind`` warns this long before a deadline.
 REMIND_BEFORE = dt.timedelta(days=7)
 
@@ -404,7 +403,7 @@ def remind(state: State, now: dt.datetime | None = None) -> Reminded:
     def entry(request: DataRequestRow) -> dict[str, Any]:
         deadline = due(request)
         return {"id": request.id, "kind_label": kind_label(request.kind),
-                "channel": CHANNEL_LABELS.get(request.channel, request.channel),
+                "channel": channel_label(request.channel),
                 "due": deadline.date().isoformat() if deadline else "",
                 "url": admin_link("admin_detail", request_id=request.id)}
 

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from ..forms import NoControlCharacters, PrivacyForm
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..labels import channel_label
 from ..language import current_language
 from ..models import utcnow
 from ..requests import lifecycle
@@ -76,7 +77,7 @@ class NewRequestForm(PrivacyForm):
                        choices=[SelectChoice(r.kind, r.label) for r in RIGHTS],
                        validators=[DataRequired(message=_l("Choose the kind of request."))])
     channel = SelectField(_l("Received by"), validate_choice=False,
-                          choices=[SelectChoice(c, lifecycle.CHANNEL_LABELS[c])
+                          choices=[SelectChoice(c, channel_label(c))
                                    for c in lifecycle.CHANNELS],
                           validators=[DataRequired(message=_l("Choose how it was received."))])
     received = StringField(_l("Received on"), validators=[Optional(), _received_date],
@@ -126,7 +127,7 @@ def _row(req: Any, now: Any) -> dict[str, Any]:
     deadline = lifecycle.due(req)
     return {
         "req": req,
-        "channel": lifecycle.CHANNEL_LABELS.get(req.channel, req.channel),
+        "channel": channel_label(req.channel),
         "due": deadline.date().isoformat() if deadline else "",
         "overdue": lifecycle.is_overdue(req, now),
     }
