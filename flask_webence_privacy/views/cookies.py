@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, after_this_request, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from .. import cookies
 from ..forms import PrivacyForm
 from ..i18n import gettext as _
 from ..language import current_language
+from ..policy import current_version
 from ..state import State, get_state
 from ..transactions import DatabaseUnavailable, retrying
 from .common import BLUEPRINT, keep_language, render, safe_next
@@ -92,6 +94,11 @@ def _saved_url() -> str:
     return url_for(".cookies", **values)
 
 
+#: Stand-ins for the per-visitor values in the cached banner (no template output
+#: can hold a NUL, so none is mistaken for them).
+_TOKEN, _NEXT, _SETTINGS = "\x00token\x00", "\x00next\x00", "\x00settings\x00"
+
+
 def banner() -> Markup:
     """``privacy_cookie_banner()``: the banner until this browser has answered for
     every optional type under the current policy version; nothing otherwise, and
@@ -107,8 +114,25 @@ def banner() -> Markup:
     if request.endpoint == f"{BLUEPRINT}.cookies" or not cookies.needs_asking(state):
         return Markup("")
     language = current_language()
-    # The template autoescapes everything it puts in; the result is safe HTML.
-    html = render_template("webence_privacy/_cookie_banner.html", form=ChoiceForm(),
-                           types=_types(state, language), next=_here(),
-                           title=_("Cookies on this website"))
+    here, keep = _here(), keep_language()
+    # What differs per visitor (the CSRF token, the page to return to) is put into
+    # a banner rendered once per language, policy version and ?lang=: the banner is
+    # on every page until the visitor answers, and rendering it each time cost a
+    # quarter of the privacy page. The token alone, not a form object, for the same
+    # reason.
+    key = ("cookie-banner", language, current_version(state.settings).version,
+           keep.get("lang", ""))
+    cached = state.page_cache.get(key)
+    if cached is None:
+        # The template autoescapes everything it puts in; the result is safe HTML.
+        cached = Markup(render_template(  # noqa: S704
+            "webence_privacy/_cookie_banner.html", csrf_token=_TOKEN, next=_NEXT,
+            settings_url=_SETTINGS, title=_("Cookies on this website"),
+            types=[{"statement": cookies.statement(state.settings, kind, language)}
+                   for kind in cookies.optional_types(state.settings)]))
+        state.page_cache[key] = cached
+    settings_url: dict[str, Any] = {"next": here, **keep}
+    html = (str(cached).replace(_TOKEN, str(escape(generate_csrf())))
+            .replace(_NEXT, str(escape(here)))
+            .replace(_SETTINGS, str(escape(url_for(f"{BLUEPRINT}.cookies", **settings_url)))))
     return Markup(html)  # noqa: S704
