@@ -7,6 +7,7 @@ Both post the same plain form (CSRF, no script); the rules live in
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, after_this_request, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
@@ -96,7 +97,7 @@ def _saved_url() -> str:
 
 #: Stand-ins for the per-visitor values in the cached banner (no template output
 #: can hold a NUL, so none is mistaken for them).
-_TOKEN, _NEXT, _SETTINGS = "\x00token\x00", "\x00next\x00", "\x00settings\x00"
+_TOKEN, _NEXT, _NEXT_QUERY = "\x00token\x00", "\x00next\x00", "\x00next-query\x00"
 
 
 def banner() -> Markup:
@@ -121,18 +122,21 @@ def banner() -> Markup:
     # quarter of the privacy page. The token alone, not a form object, for the same
     # reason.
     key = ("cookie-banner", language, current_version(state.settings).version,
-           keep.get("lang", ""))
+           keep.get("lang", ""), request.script_root)
     cached = state.page_cache.get(key)
     if cached is None:
+        values: dict[str, Any] = dict(keep)
+        settings_page = url_for(f"{BLUEPRINT}.cookies", **values)
+        join = "&" if "?" in settings_page else "?"
         # The template autoescapes everything it puts in; the result is safe HTML.
         cached = Markup(render_template(  # noqa: S704
             "webence_privacy/_cookie_banner.html", csrf_token=_TOKEN, next=_NEXT,
-            settings_url=_SETTINGS, title=_("Cookies on this website"),
+            settings_url=f"{settings_page}{join}next={_NEXT_QUERY}",
+            title=_("Cookies on this website"),
             types=[{"statement": cookies.statement(state.settings, kind, language)}
                    for kind in cookies.optional_types(state.settings)]))
         state.page_cache[key] = cached
-    settings_url: dict[str, Any] = {"next": here, **keep}
     html = (str(cached).replace(_TOKEN, str(escape(generate_csrf())))
-            .replace(_NEXT, str(escape(here)))
-            .replace(_SETTINGS, str(escape(url_for(f"{BLUEPRINT}.cookies", **settings_url)))))
+            .replace(_NEXT_QUERY, str(escape(quote(here, safe="/"))))
+            .replace(_NEXT, str(escape(here))))
     return Markup(html)  # noqa: S704
