@@ -50,7 +50,8 @@ def init_db() -> None:
         raise click.ClickException("the privacy tables are out of date: run your migrations "
                                    "(flask db migrate && flask db upgrade); see the README, "
                                    "\"Upgrading\"")
-    added = policy.sync_versions(state.db, state.models, state.settings, state.sources)
+    added = policy.sync_versions(state.db, state.models, state.settings, state.sources,
+                                 state.periods)
     click.echo(f"Privacy tables ready; {added} policy version(s) recorded.")
 
 

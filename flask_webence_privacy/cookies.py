@@ -30,7 +30,7 @@ from .i18n import gettext as _
 from .language import current_language
 from .models import ConsentRecordRow
 from .net import stored_ip
-from .policy import current_version
+from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext
 from .state import State, get_state
 from .tokens import TokenError, load, make
@@ -210,13 +210,25 @@ def browser_records(state: State) -> list[ConsentRecordRow]:
         sa.select(Consent).where(Consent.email == subject(cid)).order_by(Consent.id)))
 
 
+#: A choice lapses with its cookie (a year from the last save, which records every type).
+CHOICE_LIFETIME = dt.timedelta(seconds=CHOICE_MAX_AGE)
+
+
 def rules(context: RuleContext) -> Iterator[Rule]:
     """Bounded proof (django-cookie-consent #28 grew without end): a record goes
-    once its choice has lapsed (the cookie lives a year from the last save, which
-    records every type) and the proof period has passed after that."""
+    once its choice has lapsed (:data:`CHOICE_LIFETIME`) and the proof period has
+    passed after that. A no, and a yes changed to no, go sooner, by the ledger's
+    own rule (a proof period after the withdrawal); :func:`period` says both."""
     Consent = context.models.ConsentRecord
-    cutoff = context.settings.proof_retention.cutoff(
-        context.now - dt.timedelta(seconds=CHOICE_MAX_AGE))
+    cutoff = context.settings.proof_retention.cutoff(context.now - CHOICE_LIFETIME)
     yield Rule(Consent.__table__, "CookieChoice", context.settings.proof_retention.name, cutoff,
                sa.and_(Consent.purpose.like(PURPOSE_PREFIX + "%"), Consent.created_at < cutoff))
 
+
+def period(settings: Settings) -> str:
+    """How long the records of cookie choices are kept, as the pages say it: the
+    lapse of :func:`rules` and the ledger's proof period after a withdrawal."""
+    proof = format_period(settings.proof_retention)
+    return _("a yes: %(lifetime)s while it applies and %(proof)s after that, or %(proof)s "
+             "after you change it to no; a no: %(proof)s",
+             lifetime=format_days(CHOICE_LIFETIME.days), proof=proof)

@@ -98,6 +98,7 @@ class Privacy:
             limiter=setup_limiter(app, settings), csrf=setup_csrf(app),
             builtin_sources=builtin, host_sources=self._host_sources,
             extra_rules=[keeping.rules, visits.rules, cookies.rules],
+            periods={"VisitLog": visits.period, "CookieChoice": cookies.period},
         )
         for source in self._host_sources:
             _warn_without_index(source)
@@ -188,7 +189,8 @@ class Privacy:
     def sync_policy(self) -> int:
         """Record the configured policy versions; snapshot the current one."""
         state = self._state()
-        return policy.sync_versions(state.db, state.models, state.settings, state.sources)
+        return policy.sync_versions(state.db, state.models, state.settings, state.sources,
+                                    state.periods)
 
     # -- cookie choices -----------------------------------------------------------
 

@@ -22,7 +22,7 @@ from .i18n import gettext as _
 from .i18n import ngettext
 from .language import current_language
 from .models import Models
-from .registry import Source
+from .registry import PeriodText, Source
 from .rights import RIGHTS
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,12 @@ def _sources(settings: Settings, sources: Iterable[Source], language: str) -> li
 
 
 def page_content(
-    settings: Settings, sources: Sequence[Source], language: str, today: dt.date | None = None
+    settings: Settings, sources: Sequence[Source], language: str,
+    periods: Mapping[str, PeriodText], today: dt.date | None = None
 ) -> dict[str, Any]:
     """Everything the policy page shows, localised, as plain JSON-able data.
+    ``periods`` words the data of the extra rules (the state's: the visit log's
+    and the cookie choices', each by the feature's own function).
 
     Must be called inside ``force_locale(language)`` (or a request in that
     language) so the periods are worded in it.
@@ -207,7 +210,8 @@ def page_content(
             for c in settings.cookies
         ],
         "visit_log": settings.visit_log,
-        "visit_log_period": format_period(settings.category("default")),
+        "visit_log_period": periods["VisitLog"](settings),
+        "cookie_choice_period": periods["CookieChoice"](settings),
         "min_age": settings.min_consent_age,
         "rights": [
             {"kind": r.kind, "article": r.article, "label": str(r.label),
@@ -221,16 +225,18 @@ def page_content(
     }
 
 
-def snapshot(settings: Settings, sources: Sequence[Source], today: dt.date | None = None) -> str:
+def snapshot(settings: Settings, sources: Sequence[Source], periods: Mapping[str, PeriodText],
+             today: dt.date | None = None) -> str:
     """The page content in every language, as stored with a published version."""
     content = {}
     for language in settings.languages:
         with force_locale(language):
-            content[language] = page_content(settings, sources, language, today)
+            content[language] = page_content(settings, sources, language, periods, today)
     return json.dumps(content, sort_keys=True, ensure_ascii=False)
 
 
-def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source]) -> int:
+def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source],
+                  periods: Mapping[str, PeriodText]) -> int:
     """Record configured versions in the database; snapshot the current one.
 
     Earlier versions added now get no snapshot: today's configuration is not
@@ -247,7 +253,7 @@ def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: S
             db.session.add(row)
             added += 1
         if spec.version == current.version:
-            fresh = snapshot(settings, sources)
+            fresh = snapshot(settings, sources, periods)
             if row.snapshot is None:
                 row.snapshot = fresh
             elif row.snapshot != fresh:

@@ -18,6 +18,8 @@ from .config import localize
 from .policy import format_period, source_period
 from .registry import Source
 from .state import State
+from .visits import period as visit_period
+from .visits import retention as visit_retention
 
 #: Who the package's own records are about (art. 30(1)(c)).
 _SUBJECTS = {
@@ -61,7 +63,7 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                 "registered_by": "package" if source.builtin else "site",
             })
         if settings.visit_log:
-            default = settings.category("default")
+            default = visit_retention(settings)
             activities.append({
                 "name": "VisitLog",
                 "table": state.models.VisitLog.__table__.name,
@@ -72,7 +74,7 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                                     "referrer (host only)", "visitor (hash, salt kept two days)",
                                     "created_at"],
                 "retention_category": default.name,
-                "retention": format_period(default),
+                "retention": visit_period(settings),
                 "erasable_on_request": True,
                 "erasure": "delete",
                 "registered_by": "package",

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from .config import Settings
 from .models import Models
-from .registry import ExtraRules, Source
+from .registry import ExtraRules, PeriodText, Source
 from .timing import AnswerFloor
 
 EXTENSION_KEY = "webence_privacy"
@@ -42,6 +42,9 @@ class State:
     #: Retention rules of tables that hold no subject's data of their own
     #: (released holds, lifted marks, the visit log).
     extra_rules: list[ExtraRules] = field(default_factory=list)
+    #: How long the data of extra rules is kept, worded for the pages, by rule
+    #: name ("VisitLog", "CookieChoice"): each the feature's own function.
+    periods: dict[str, PeriodText] = field(default_factory=dict)
     #: Rendered parts of pages that do not depend on the visitor (the policy's article).
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
     #: Per enumeration-sensitive form: the time its full answers take.

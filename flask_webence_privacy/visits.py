@@ -30,8 +30,10 @@ import sqlalchemy as sa
 from flask import Flask, Response, request
 from sqlalchemy.exc import IntegrityError
 
+from .config import RetentionCategory, Settings
 from .models import utcnow
 from .net import stored_ip
+from .policy import format_period
 from .registry import Rule, RuleContext
 from .state import State, get_state
 
@@ -319,10 +321,21 @@ def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
     return Day(today, counts["total"].get("", 0), int(visitors or 0)), counts
 
 
+def retention(settings: Settings) -> RetentionCategory:
+    """The period of visits and their roll-ups: the default category's. The purge
+    rule, the analysis page and the privacy page all read it here."""
+    return settings.category("default")
+
+
+def period(settings: Settings) -> str:
+    """How long visits (and their daily counts) are kept, as the privacy page says it."""
+    return format_period(retention(settings))
+
+
 def retention_days(state: State, today: dt.date | None = None) -> int:
-    """How many days of visits the default retention period keeps."""
+    """How many days of visits the retention period keeps."""
     now = _midnight(today or utcnow().date())
-    return (now - state.settings.category("default").cutoff(now)).days
+    return (now - retention(state.settings).cutoff(now)).days
 
 
 def summary(state: State, days: int = DEFAULT_DAYS, today: dt.date | None = None) -> Summary:
@@ -389,11 +402,12 @@ def chart(days: Sequence[Day], width: int = 600, height: int = 160) -> list[Bar]
 
 
 def rules(context: RuleContext) -> Iterator[Rule]:
-    """Visits and their roll-ups go after the default category's period; a salt
-    goes the day after the day it salted."""
+    """Visits go after :func:`retention`'s period; a day's roll-up once its last
+    visit has (never longer than the visits it counts); a salt the day after the
+    day it salted."""
     models = context.models
     VisitLog, VisitDaily, VisitSalt = models.VisitLog, models.VisitDaily, models.VisitSalt
-    category = context.settings.category("default")
+    category = retention(context.settings)
     cutoff = category.cutoff(context.now)
     yield Rule(VisitLog.__table__, "VisitLog", category.name, cutoff,
                VisitLog.created_at < cutoff)

@@ -4,7 +4,9 @@ For each kind of data the package keeps, and for a host model registered with
 a category, rows are stored just inside and just outside the period the pages
 state; the purge runs; what survives is what the pages promised. The privacy
 page's tables, the data page of an access request, the newsletter form and the
-contact acknowledgement state the same period in Dutch and English. The periods
+contact acknowledgement state the same period in Dutch and English; so do
+the visit log (visits, daily counts, salts) and the records of cookie choices
+(privacy page and the browser's data page), which no source carries. The periods
 are set apart on purpose (proof 18 months, mail 30 days, unconfirmed sign-ups
 5 days, quotes 7 years, questions 1 year), so a page that read the wrong setting
 would show. Each story runs on every database.
@@ -22,7 +24,7 @@ from dateutil.relativedelta import relativedelta
 
 from flask_webence_privacy.config import ConfigurationError
 
-from .conftest import Inbox, handles, host_model, wait_for_outbox
+from .conftest import Inbox, csrf_token, handles, host_model, wait_for_outbox
 from .test_contact import URL as CONTACT_URL
 from .test_contact import form_data
 from .test_portal import confirm, file_request, mailed_link
@@ -262,3 +264,98 @@ def test_the_contact_acknowledgement_states_the_messages_period(make_app, inbox,
     for text in (Inbox.text(ack), visible(Inbox.html(ack))):
         for words in says:
             assert words in " ".join(text.split()), (lang, words)
+
+
+# -- the visit log and the records of cookie choices: no source, same promise ------------------
+
+LAPSE = dt.timedelta(days=365)
+VISITS_AND_COOKIES = {**CONFIG, "PRIVACY_VISIT_LOG": True, "PRIVACY_COOKIES": [
+    {"name": "stats", "type": "analytic", "purpose": {"nl": "Telt bezoeken", "en": "Counts visits"},
+     "duration": {"nl": "1 jaar", "en": "1 year"}},
+]}
+#: What the privacy page says (nl, en): visits, their salts, the cookie choices' records.
+VISITS_SAY = (["verwijderen ze na 1 jaar", "na twee dagen wordt verwijderd"],
+              ["delete it after 1 year", "deleted after two days"])
+CHOICES_SAY = (["een ja: 365 dagen zolang het geldt en daarna nog 18 maanden",
+                "18 maanden nadat u het in nee verandert", "een nee: 18 maanden"],
+               ["a yes: 365 days while it applies and 18 months after that",
+                "18 months after you change it to no", "a no: 18 months"])
+
+
+def choice_period(body: str) -> str:
+    found = re.search(r"(?:How long we keep the record of your cookie choice|"
+                      r"Hoe lang wij de vastlegging van uw cookiekeuze bewaren): (.*?)\.(?:\s|<)",
+                      visible(body) + " ")
+    assert found, "no cookie-choice period on the page"
+    return found.group(1)
+
+
+def seed_visits_and_choices(app) -> None:
+    """Visits, daily counts and salts, and cookie-choice records, just inside
+    ("in") and just outside ("out") what the page states; the label, path or
+    browser id says which."""
+    db, _ = handles(app)
+    m = app.extensions["webence_privacy"].models
+    add = db.session.add
+
+    def choice(cid, action, at):
+        add(m.ConsentRecord(email=f"cookie:{cid}", purpose="cookies:analytic", action=action,
+                            wording="...", wording_hash="0" * 64, policy_version="1",
+                            form="cookie-banner", age_confirmed=False, created_at=at))
+
+    with app.app_context():
+        for edge, shift in (("in", DAY), ("out", -DAY)):
+            add(m.VisitLog(path=f"/{edge}", browser="other", created_at=NOW - YEAR + shift))
+            add(m.VisitDaily(day=(NOW - YEAR + shift).date(), kind="path", label=edge, views=1))
+            add(m.VisitSalt(day=NOW.date() - dt.timedelta(days=1 if edge == "in" else 2),
+                            salt=edge))
+            # A yes lapses with its cookie, then the proof period runs.
+            choice(f"{edge}-yes", "given", NOW - LAPSE - PROOF + shift)
+            # A no, and a yes changed to no (both go a proof period after the no).
+            choice(f"{edge}-no", "withdrawn", NOW - PROOF + shift)
+            choice(f"{edge}-changed", "given", NOW - PROOF - 30 * DAY)
+            choice(f"{edge}-changed", "withdrawn", NOW - PROOF + shift)
+        db.session.commit()
+
+
+def test_the_visit_log_and_cookie_choices_go_when_the_privacy_page_says(make_app):
+    site = make_app(setup=_register, **VISITS_AND_COOKIES)
+    client = site.test_client()
+    for lang, visits_say, choices_say in (("nl", *[VISITS_SAY[0], CHOICES_SAY[0]]),
+                                          ("en", *[VISITS_SAY[1], CHOICES_SAY[1]])):
+        page = visible(client.get(f"/privacy/?lang={lang}").get_data(as_text=True))
+        for words in visits_say:
+            assert words in page, (lang, words)
+        stated = choice_period(page)
+        for words in choices_say:
+            assert words in stated, (lang, words, stated)
+
+    seed_visits_and_choices(site)
+    db, privacy = handles(site)
+    m = site.extensions["webence_privacy"].models
+    with site.app_context():
+        privacy.purge(now=NOW)
+        paths = set(db.session.scalars(sa.select(m.VisitLog.path)))
+        days = set(db.session.scalars(sa.select(m.VisitDaily.label)))
+        salts = set(db.session.scalars(sa.select(m.VisitSalt.salt)))
+        records = list(db.session.execute(sa.select(m.ConsentRecord.email, m.ConsentRecord.action)))
+    assert (paths, days, salts) == ({"/in"}, {"in"}, {"in"})
+    assert sorted(records) == sorted([
+        ("cookie:in-yes", "given"), ("cookie:in-no", "withdrawn"),
+        ("cookie:in-changed", "given"), ("cookie:in-changed", "withdrawn")])
+
+
+def test_the_browsers_data_page_states_the_privacy_pages_cookie_choice_period(make_app, inbox):
+    site = make_app(setup=_register, **VISITS_AND_COOKIES)
+    client = site.test_client()
+    client.post("/privacy/cookies", data={"csrf_token": csrf_token(client, "/privacy/cookies"),
+                                          "choice": "all"})
+    client.post("/privacy/request", data={"csrf_token": csrf_token(client, "/privacy/request"),
+                                          "email": ANA, "kind": "access"})
+    link = mailed_link(inbox)
+    assert confirm(client, link).status_code == 303
+    for lang in ("nl", "en"):
+        stated = choice_period(client.get(f"/privacy/?lang={lang}").get_data(as_text=True))
+        page = client.get(f"{link}?lang={lang}").get_data(as_text=True)
+        assert "cookies:analytic" in page
+        assert choice_period(page) == stated, lang

@@ -48,7 +48,7 @@ def policy_page() -> Response:
     key = (language, version.version, dt.date.today().isoformat(), request.script_root)
     article = state.page_cache.get(key)
     if article is None:
-        content = policy.page_content(state.settings, state.sources, language)
+        content = policy.page_content(state.settings, state.sources, language, state.periods)
         # Autoescaped by Jinja when rendered: safe to mark as markup.
         article = Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
                                          content=content, versions=_versions(state)))

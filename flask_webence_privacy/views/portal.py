@@ -234,6 +234,7 @@ def _verified_page(state: State, req: DataRequestRow, token: str, language: str)
         # This browser's cookie choices (its id comes from its own choice cookie).
         "cookie_records": (cookies.browser_records(state)
                            if req.kind in ("access", "portability", "withdraw") else []),
+        "cookie_period": cookies.period(state.settings),
     }
     if req.kind == "erasure":
         # The erasure's own walk, counting only: the page promises what it does.
