@@ -296,11 +296,12 @@ def _roll_up_hours(connection: sa.Connection, daily: sa.Table, log_table: sa.Tab
 
 
 def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
-           today: dt.date) -> tuple[Day, dict[str, dict[str, int]]]:
+           now: dt.datetime) -> tuple[Day, dict[str, dict[str, int]]]:
     """Today's views and unique visitors, and its views per kind and label: the
     finished hours from their roll-ups (summed in SQL), the current hour from
     the log; unique visitors over the whole day (they do not add up by hour)."""
-    hours = _hours_done(today, utcnow())
+    today = now.date()
+    hours = _hours_done(today, now)
     _roll_up_hours(connection, daily, log_table, today, hours)
     counts: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
     # "path@09" -> "path"; grouped by its alias (the same expression twice would
@@ -338,10 +339,12 @@ def retention_days(state: State, today: dt.date | None = None) -> int:
     return (now - retention(state.settings).cutoff(now)).days
 
 
-def summary(state: State, days: int = DEFAULT_DAYS, today: dt.date | None = None) -> Summary:
+def summary(state: State, days: int = DEFAULT_DAYS, now: dt.datetime | None = None) -> Summary:
     """Page views and unique visitors per day, top routes, referrer hosts and
-    browsers for the last ``days`` (today included)."""
-    today = today or utcnow().date()
+    browsers for the last ``days`` (today included); ``now`` (UTC) for a command
+    or a test that needs another clock."""
+    now = now or utcnow()
+    today = now.date()
     days = max(1, days)
     roll_up(state, today, days)
     models = state.models
@@ -360,7 +363,7 @@ def summary(state: State, days: int = DEFAULT_DAYS, today: dt.date | None = None
             .group_by(daily.c.kind, daily.c.label))
         for kind, label, views in summed:
             tops[kind][label] = int(views or 0)
-        per_day[today], live = _today(connection, daily, log_table, today)
+        per_day[today], live = _today(connection, daily, log_table, now)
     for kind, counts in tops.items():
         for label, views in live[kind].items():
             counts[label] = counts.get(label, 0) + views
