@@ -173,7 +173,8 @@ def test_confirming_a_request_redirects_to_its_page_in_the_same_language(app, in
 
 def test_the_redirect_has_no_body_for_a_browser_to_leave_unread(app, inbox):
     """A browser resets a connection on which it left a body unread; the
-    development server then never closes the response and the mail waits."""
+    development server then closes the response late, and what runs on close
+    waits."""
     response = file_request(app.test_client(), UNKNOWN)
     assert response.status_code == 303
     assert response.get_data() == b"" and response.headers["Content-Length"] == "0"

@@ -12,10 +12,7 @@ import sqlalchemy as sa
 from flask_webence_privacy import visits
 from flask_webence_privacy.models import utcnow
 from tests.conftest import handles
-
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/126.0.0.0 Safari/537.36")
+from tests.test_visit_log import CHROME, FIREFOX
 
 
 def with_pages(app, db, privacy):
