@@ -15,6 +15,8 @@ import json
 import sqlalchemy as sa
 from flask import Flask, abort, current_app, render_template
 
+from flask_webence_privacy import mail
+
 from .local import from_this_machine
 
 
@@ -31,5 +33,11 @@ def init_mail_viewer(app: Flask) -> None:
         state = current_app.extensions["webence_privacy"]
         outbox = state.models.Outbox
         rows = state.db.session.scalars(sa.select(outbox).order_by(outbox.id.desc()).limit(50))
-        messages = [{"row": row, "links": json.loads(row.live_links or "[]")} for row in rows]
+        # A queued mail's body is rendered when it is sent: the viewer renders it
+        # the same way (mail.content) without storing anything.
+        messages = []
+        for row in rows:
+            subject, text, _ = mail.content(row)
+            messages.append({"row": row, "subject": subject, "text": text,
+                             "links": json.loads(row.live_links or "[]")})
         return render_template("mail.html", messages=messages)

@@ -18,7 +18,7 @@ from . import labels
 from .config import Settings
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
-from .models import ConsentRecordRow, Models, utcnow
+from .models import ConsentRecordRow, Models, insert, utcnow
 from .policy import current_version, format_period
 from .registry import Rule, RuleContext, Source, make_source, materialized
 from .state import State
@@ -47,7 +47,8 @@ def _record(state: State, action: str, *, email: str, purpose: str, wording: str
         ip=ip,
         created_at=utcnow(),
     )
-    state.db.session.add(record)
+    # Written at once (Core): a proof is never changed afterwards.
+    insert(state.db.session, record)
     return record
 
 

@@ -20,7 +20,7 @@ from .config import Settings, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .language import current_language
-from .models import ContactMessageRow, Models, utcnow
+from .models import ContactMessageRow, Models, insert, utcnow
 from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
 from .signals import consent_given, message_received
@@ -124,7 +124,7 @@ def submit(
     try:
         # Counted before anything is added: no flush of half the rows for a count.
         acknowledge = mail.sent_today(state, "contact-ack", email, now) < ACK_CAP_PER_DAY
-        db.session.add(record)
+        insert(db.session, record)
         proof = consent.give(
             state,
             email=email,

@@ -4,12 +4,15 @@ A visitor's message and the mail about it are written together or not at all.
 Sending happens after the commit; when the SMTP server is down the row stays
 queued with its error and ``flask privacy send-mail`` (cron) delivers it later,
 with a limit on attempts. Messages are built by Flask-Mail from validated values,
-so no header can be smuggled in.
+so no header can be smuggled in. The request writes only the mail's template and
+values; whoever sends it (the background thread, ``send-mail``) renders it, so a
+form's answer does not wait for its mails' templates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -24,6 +27,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
+from flask_babel.speaklater import LazyString
 from flask_mail import Connection, Message
 from jinja2 import TemplateNotFound
 from markupsafe import escape
@@ -59,17 +63,84 @@ def _clean_header(value: str | None) -> str | None:
     return value
 
 
-def render(template: str, language: str, **context: Any) -> tuple[str, str, str | None]:
-    """Render ``email/<template>`` (.subject.txt, .txt, .html) in ``language``."""
-    base = f"webence_privacy/email/{template}"
+def _render(name: str, language: str, context: Mapping[str, Any]) -> str:
     with force_locale(language):
-        subject = render_template(f"{base}.subject.txt", **context).strip()
-        text = render_template(f"{base}.txt", **context)
-        try:
-            html: str | None = render_template(f"{base}.html", **context)
-        except TemplateNotFound:  # a site may ship text-only overrides
-            html = None
-    return " ".join(subject.split()), text, html
+        return render_template(name, **context)
+
+
+def render(template: str, language: str,
+           context: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """The subject (on one line), text and HTML of ``email/<template>`` in
+    ``language``."""
+    base = f"webence_privacy/email/{template}"
+    subject = " ".join(_render(f"{base}.subject.txt", language, context).split())
+    text = _render(f"{base}.txt", language, context)
+    try:
+        html: str | None = _render(f"{base}.html", language, context)
+    except TemplateNotFound:  # a site may ship text-only overrides
+        html = None
+    return subject, text, html
+
+
+# -- a mail's values, kept until the sender renders it ----------------------------------------
+#
+# The row stores what the templates are given as JSON: rows of the package's tables
+# become their columns (a snapshot, as a rendered copy would be), lazy strings are
+# resolved in the mail's language, and dates and times keep their type through a
+# tag. Markup comes back as plain text (escaped in the HTML part): what the
+# database holds is never taken for HTML.
+
+_TAG = "__webence_privacy__"
+
+
+def freeze(context: Mapping[str, Any], language: str) -> str:
+    """``context`` as JSON for :func:`thaw`; a value of another type is refused."""
+    with force_locale(language):
+        return json.dumps({key: _freeze(key, value) for key, value in context.items()},
+                          separators=(",", ":"))
+
+
+def _freeze(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):
+        return {_TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {_TAG: "date", "v": value.isoformat()}
+    if isinstance(value, LazyString):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_freeze(key, item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(k): _freeze(key, v) for k, v in value.items()}
+    if hasattr(value, "__table__"):  # a row: its columns, as they are now
+        return {attr.key: _freeze(key, getattr(value, attr.key))
+                for attr in sa.inspect(value).mapper.column_attrs}
+    raise TypeError(f"mail value {key!r} of type {type(value).__name__} cannot be stored")
+
+
+def thaw(frozen: str | None) -> dict[str, Any]:
+    """The values :func:`freeze` stored, with their types back."""
+    return json.loads(frozen, object_hook=_thaw) if frozen else {}
+
+
+def _thaw(data: dict[str, Any]) -> Any:
+    tag = data.get(_TAG)
+    if tag == "datetime":
+        return dt.datetime.fromisoformat(data["v"])
+    if tag == "date":
+        return dt.date.fromisoformat(data["v"])
+    return data
+
+
+def content(row: OutboxRow) -> tuple[str, str, str | None]:
+    """A mail's subject, text and HTML, rendered now where the sender has not yet
+    (the viewer of a queued mail; the sender stores what it renders)."""
+    if row.body_text is None and row.template:
+        return render(row.template, row.language or "en", thaw(row.context))
+    return row.subject or "", row.body_text or "", row.body_html
 
 
 @dataclass(frozen=True)
@@ -92,34 +163,36 @@ def queue(
     links: Iterable[str] = (),
     **context: Any,
 ) -> Queued:
-    """Write a rendered mail in the caller's transaction (the caller commits it
-    with its record).
+    """Write a mail in the caller's transaction (the caller commits it with its
+    record): its template, language and values. The sender renders it, after the
+    response (:func:`content`).
 
     ``links`` are the working links the mail carries: kept until delivery, then
     taken out of the stored copy (:func:`redact`).
     """
-    subject, text, html = render(template, language, **context)
-    for value in (to, reply_to, subject, *(headers or {}).values()):
+    for value in (to, reply_to, *(headers or {}).values()):
         _clean_header(value)
+    now = utcnow()
     # A Core INSERT in the session's transaction rather than an ORM object: the
     # outbox row is never read back in the request, and the id comes with the
-    # INSERT (no flush of the unit of work, no refresh after the commit).
-    table = state.models.Outbox.__table__
-    result = state.db.session.execute(sa.insert(table).values(
-        kind=kind,
-        recipient=to,
-        reply_to=reply_to,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        headers=json.dumps(dict(headers)) if headers else None,
-        subject_email=subject_email,
-        live_links=json.dumps(list(links)) if links else None,
-        status="queued",
-        attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
-    ))
+    # INSERT (no flush of the unit of work, no refresh after the commit). The
+    # values go as parameters, not in the statement, so its compiled form is
+    # cached.
+    result = state.db.session.execute(sa.insert(state.models.Outbox.__table__), {
+        "kind": kind,
+        "recipient": to,
+        "reply_to": reply_to,
+        "template": template,
+        "language": language,
+        "context": freeze(context, language),
+        "headers": json.dumps(dict(headers)) if headers else None,
+        "subject_email": subject_email,
+        "live_links": json.dumps(list(links)) if links else None,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    })
     key = cast("sa.CursorResult[Any]", result).inserted_primary_key
     if key is None:  # pragma: no cover - a one-row INSERT always has its key
         raise RuntimeError("the outbox row has no id")
@@ -134,7 +207,7 @@ def _sender(settings: Settings) -> str | tuple[str, str]:
 
 def _message(row: OutboxRow, settings: Settings) -> Message:
     return Message(
-        subject=row.subject,
+        subject=row.subject or "",
         recipients=[row.recipient],
         body=row.body_text,
         html=row.body_html,
@@ -229,13 +302,37 @@ def redact(row: OutboxRow) -> None:
     what was sent must not open anyone's data page (no live token at rest)."""
     links = json.loads(row.live_links) if row.live_links else []
     for link in sorted(links, key=len, reverse=True):
-        row.body_text = row.body_text.replace(link, REDACTED)
+        if row.body_text:
+            row.body_text = row.body_text.replace(link, REDACTED)
         if row.body_html:
             row.body_html = row.body_html.replace(link, REDACTED).replace(
                 str(escape(link)), REDACTED)
         if row.headers:
             row.headers = row.headers.replace(json.dumps(link)[1:-1], REDACTED)
     row.live_links = None
+    row.context = None
+
+
+def _render_stored(row: OutboxRow) -> None:
+    """Render a queued mail into its row: the copy that is sent and kept (its
+    values are not needed any more)."""
+    if row.body_text is None and row.template:
+        subject, row.body_text, row.body_html = render(
+            row.template, row.language or "en", thaw(row.context))
+        row.subject = _clean_header(subject)
+        row.context = None
+
+
+def _not_sent(row: OutboxRow, exc: Exception, moment: dt.datetime, settings: Settings,
+              report: dict[str, int]) -> None:
+    give_up = row.attempts >= settings.mail_max_attempts
+    row.status = "failed" if give_up else "queued"
+    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    row.next_attempt_at = moment + backoff(row.attempts)
+    report["failed" if give_up else "deferred"] += 1
+    # No address in the log line: the outbox id is enough to find it.
+    log.warning("privacy mail %s not sent (attempt %s): %s",
+                row.id, row.attempts, type(exc).__name__)
 
 
 def send(state: State, ids: Iterable[int | None], *,
@@ -255,17 +352,16 @@ def send(state: State, ids: Iterable[int | None], *,
     try:
         for row in rows:
             try:
+                _render_stored(row)
+            except Exception as exc:  # a site's template that fails: note why, keep it
+                _not_sent(row, exc, moment, settings, report)
+                db.session.commit()
+                continue
+            try:
                 transport.send(_message(row, settings))
             except Exception as exc:  # any transport failure: keep the mail, note why
                 transport.close(broken=True)  # the next mail gets a fresh connection
-                give_up = row.attempts >= settings.mail_max_attempts
-                row.status = "failed" if give_up else "queued"
-                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                row.next_attempt_at = moment + backoff(row.attempts)
-                report["failed" if give_up else "deferred"] += 1
-                # No address in the log line: the outbox id is enough to find it.
-                log.warning("privacy mail %s not sent (attempt %s): %s",
-                            row.id, row.attempts, type(exc).__name__)
+                _not_sent(row, exc, moment, settings, report)
             else:
                 row.status = "sent"
                 row.sent_at = utcnow()
@@ -314,15 +410,23 @@ def deliver_due(state: State, *, now: dt.datetime | None = None,
     return send(state, ids, now=now)
 
 
+@functools.lru_cache(maxsize=64)
+def _count_statement(outbox: sa.Table) -> sa.Select[int]:
+    # Built once per table, with the values as parameters: building the
+    # statement cost four times what running it does.
+    c = outbox.c
+    return sa.select(sa.func.count()).where(
+        c.kind == sa.bindparam("kind"), c.recipient == sa.bindparam("recipient"),
+        c.created_at >= sa.bindparam("since"))
+
+
 def sent_today(state: State, kind: str, recipient: str, now: dt.datetime) -> int:
     """Mails of ``kind`` queued for ``recipient`` in the last day (a cap's count)."""
-    # On the table, not the mapped class: a Core count skips the ORM's compile
-    # step, and this runs on every contact POST.
-    outbox = state.models.Outbox.__table__.c
-    return state.db.session.execute(
-        sa.select(sa.func.count()).where(
-            outbox.kind == kind, outbox.recipient == recipient,
-            outbox.created_at >= now - dt.timedelta(days=1))).scalar_one()
+    statement = _count_statement(state.models.Outbox.__table__)
+    count: int = state.db.session.execute(statement, {
+        "kind": kind, "recipient": recipient,
+        "since": now - dt.timedelta(days=1)}).scalar_one()
+    return count
 
 
 # -- as a source of personal data, with its retention ------------------------------------
@@ -388,8 +492,13 @@ class MailWorker:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.pid = 0
+        # Batches handed over and not yet sent (or given up on), for drain().
+        self.unfinished = 0
+        self.done = threading.Condition()
 
     def submit(self, ids: list[int]) -> None:
+        with self.done:
+            self.unfinished += 1
         self.pending.put(ids)
         with self.lock:
             if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
@@ -407,12 +516,25 @@ class MailWorker:
                         self.thread = None
                         return
                 continue
+            batches = 1
             while True:  # what else has come meanwhile goes over the same connection
                 try:
                     batch += self.pending.get_nowait()
+                    batches += 1
                 except Empty:
                     break
-            self._send(batch)
+            try:
+                self._send(batch)
+            finally:
+                with self.done:
+                    self.unfinished -= batches
+                    self.done.notify_all()
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every mail handed over has been tried (a worker shutting
+        down, a test tearing down its database); False if time ran out."""
+        with self.done:
+            return self.done.wait_for(lambda: self.unfinished <= 0, timeout)
 
     def _send(self, ids: list[int]) -> None:
         with self.app.app_context():

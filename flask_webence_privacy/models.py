@@ -37,6 +37,27 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def insert(session: Any, row: Any) -> None:
+    """Write a new ``row`` with one Core INSERT in ``session``'s transaction and
+    give it its id.
+
+    For rows written once and not changed in the same request (a message, a
+    consent record): no unit-of-work flush, and the values go as parameters, so
+    the statement's compiled form is cached. Columns left unset get their
+    defaults. The row ends detached with its identity: its values stay readable
+    after the commit without a SELECT, and adding it to a session later updates
+    it rather than inserting it again.
+    """
+    state = sa.inspect(row)
+    mapper = state.mapper
+    values = {attr.key: state.dict[attr.key] for attr in mapper.column_attrs
+              if attr.key in state.dict}
+    result = session.execute(sa.insert(mapper.local_table), values)
+    for column, value in zip(mapper.primary_key, result.inserted_primary_key or (), strict=False):
+        setattr(row, mapper.get_property_by_column(column).key, value)
+    sa.orm.make_transient_to_detached(row)
+
+
 class AppendOnlyError(RuntimeError):
     """A consent record was about to be changed or deleted outside erasure/purge."""
 
@@ -108,8 +129,14 @@ class OutboxRow(Row):
     kind: Mapped[str] = mapped_column(sa.String(40))
     recipient: Mapped[str] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
     reply_to: Mapped[str | None] = mapped_column(sa.String(ADDRESS_LENGTH))
-    subject: Mapped[str] = mapped_column(sa.String(255))
-    body_text: Mapped[str] = mapped_column(sa.Text)
+    # The mail is rendered by the sender, not in the visitor's request: until then
+    # the row holds the template, its language and its values (tagged JSON), and
+    # from then on the rendered copy (after delivery with its links taken out).
+    subject: Mapped[str | None] = mapped_column(sa.String(255))
+    template: Mapped[str | None] = mapped_column(sa.String(80))
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    context: Mapped[str | None] = mapped_column(sa.Text)
+    body_text: Mapped[str | None] = mapped_column(sa.Text)
     body_html: Mapped[str | None] = mapped_column(sa.Text)
     headers: Mapped[str | None] = mapped_column(sa.Text)  # JSON object
     # The working links in the mail (JSON list): kept until delivery, then taken

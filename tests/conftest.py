@@ -26,7 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_webence_privacy import Privacy
+from flask_webence_privacy import Privacy, mail
 from flask_webence_privacy.models import utcnow
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -320,6 +320,9 @@ class AppFactory:
 
     def teardown(self) -> None:
         for app, db in self.built:
+            # The background sender may still be rendering or sending a mail of
+            # the test: let it finish before its tables go.
+            mail.worker(app).drain()
             with app.app_context():
                 db.session.remove()
                 db.drop_all()

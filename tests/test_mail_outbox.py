@@ -8,7 +8,11 @@ import datetime as dt
 import socket
 import time
 
+import pytest
+from jinja2 import DictLoader
+
 from flask_webence_privacy import mail
+from flask_webence_privacy.i18n import lazy_gettext as _l
 from flask_webence_privacy.models import utcnow
 
 from .conftest import Inbox, csrf_token, free_port, handles, wait_for_outbox
@@ -106,6 +110,8 @@ def test_the_back_off_doubles_and_is_capped():
 def test_a_row_is_claimed_once_so_two_workers_never_both_send(make_app, inbox):
     app = make_app(MAIL_PORT=free_port())
     send_message(app)
+    # The first app's background attempt has failed for both before the second looks.
+    wait_for_outbox(app, 2, status="queued", attempts=1)
     up = make_app()
     db, _ = handles(up)
     state = up.extensions["webence_privacy"]
@@ -147,3 +153,74 @@ def test_a_server_that_never_answers_does_not_hang_the_visitor(make_app, inbox):
     assert response.status_code == 200
     assert [r.status for r in rows] == ["queued", "queued"]
     assert all("timed out" in r.last_error for r in rows)
+
+
+# -- rendered by the sender, not in the visitor's request ------------------------------------
+
+
+def test_the_request_writes_the_mails_values_and_the_sender_renders_them(make_app, inbox):
+    app = make_app(PRIVACY_MAIL_DISPATCH="sender")
+    response = send_message(app)
+    assert response.status_code == 200
+    rows = outbox(app)
+    # The answer came before any template of the mails was rendered.
+    assert [(r.kind, r.template, r.language, r.subject, r.body_text) for r in rows] == [
+        ("contact-notify", "contact_notify", "nl", None, None),
+        ("contact-ack", "contact_ack", "nl", None, None)]
+    values = mail.thaw(rows[0].context)
+    assert values["message"]["message"] == "Werkt mijn contactformulier?"
+    assert isinstance(values["message"]["created_at"], dt.datetime)
+    assert inbox.messages == []
+
+    result = app.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert "2 sent" in result.output, result.output
+    inbox.wait(2)
+    notify, ack = inbox.to("info@webence.nl")[0], inbox.to("bram@example.nl")[0]
+    assert "Bram" in notify["Subject"]
+    assert "Werkt mijn contactformulier?" in Inbox.text(notify)
+    assert "ontvangen" in ack["Subject"]
+    # The stored copy is what was sent; the values it was made from are gone.
+    rows = outbox(app)
+    assert [r.subject for r in rows] == [notify["Subject"], ack["Subject"]]
+    assert all(r.body_text and r.context is None for r in rows)
+    assert "Werkt mijn contactformulier?" in rows[0].body_text
+
+
+def test_a_mail_whose_template_fails_stays_queued_with_the_error(make_app, inbox):
+    def broken_ack(app, db, privacy):
+        # A site's own acknowledgement template with a mistake in it.
+        app.jinja_loader = DictLoader({
+            "webence_privacy/email/contact_ack.txt": "{{ nothing.here() }}"})
+
+    app = make_app(setup=broken_ack)
+    response = send_message(app)
+    # The visitor's message is taken all the same, and the maintainer hears of it.
+    assert "Bedankt voor uw bericht" in response.get_data(as_text=True)
+    inbox.wait(1)
+    notify, ack = wait_for_outbox(app, 2, status=None, attempts=1)
+    assert notify.status == "sent"
+    assert (ack.status, ack.body_text, ack.subject) == ("queued", None, None)
+    assert ack.last_error.startswith("UndefinedError")
+    assert ack.context  # kept, to render once the template is fixed
+    assert len(inbox.to("info@webence.nl")) == 1 and inbox.to("bram@example.nl") == []
+
+
+def test_a_mails_values_keep_their_types_and_lazy_text_its_language(app):
+    state = app.extensions["webence_privacy"]
+    when = dt.datetime(2026, 5, 12, 9, 30, 15, 123456)
+    with app.test_request_context("/?lang=en"):
+        row = state.models.ContactMessage(name="Anna", email="anna@example.nl",
+                                          message="Hoi", purpose="question", created_at=when)
+        frozen = mail.freeze({"when": when, "day": when.date(), "pair": ("a", 1),
+                              "label": _l("Name"), "row": row, "nothing": None}, "nl")
+    values = mail.thaw(frozen)
+    assert values["when"] == when and values["day"] == dt.date(2026, 5, 12)
+    assert values["pair"] == ["a", 1]
+    assert values["label"] == "Naam"  # the mail's language, not the request's
+    assert values["row"]["name"] == "Anna" and values["row"]["created_at"] == when
+    assert values["nothing"] is None
+
+
+def test_a_value_that_cannot_be_stored_is_refused_by_name(app):
+    with app.app_context(), pytest.raises(TypeError, match="'callback'"):
+        mail.freeze({"callback": object()}, "nl")
