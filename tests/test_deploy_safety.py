@@ -241,6 +241,21 @@ def test_the_limiter_keeps_no_ip_address(make_app, inbox, caplog):
     assert "198.51.100" not in caplog.text
 
 
+def test_a_site_wide_limit_of_the_site_still_holds_on_its_own_pages(make_app, inbox):
+    # The package's limiter leaves the site's other pages alone unless the site
+    # sets a limit for every request through Flask-Limiter's own setting.
+    def home_page(app, db, privacy):
+        app.add_url_rule("/", "home", lambda: "Welkom")
+
+    quiet = make_app(setup=home_page).test_client()
+    assert [quiet.get("/").status_code for _ in range(4)] == [200, 200, 200, 200]
+    limited = make_app(setup=home_page, RATELIMIT_DEFAULT="2 per minute").test_client()
+    assert [limited.get("/").status_code for _ in range(3)] == [200, 200, 429]
+    # And the package's own form limit holds either way.
+    client = make_app(PRIVACY_CONTACT_RATE_LIMIT="1 per minute").test_client()
+    assert [contact_post(client).status_code for _ in range(2)] == [200, 429]
+
+
 def test_memory_limits_outside_debug_are_named_at_start_up(make_app, caplog):
     with caplog.at_level(logging.WARNING, logger="flask_webence_privacy"):
         make_app(create=False, TESTING=False, PRIVACY_HASH_KEY="k")
