@@ -25,7 +25,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, has_request_context, render_template
+from flask import Flask, Response, current_app, g, has_request_context
 from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 from flask_mail import Connection, Message
@@ -64,8 +64,13 @@ def _clean_header(value: str | None) -> str | None:
 
 
 def _render(name: str, language: str, context: Mapping[str, Any]) -> str:
+    # Straight from the Jinja environment, not render_template: the sender runs
+    # outside any request, and the site's context processors may assume one
+    # (a current user, request.path). A mail sees its own values, the package's
+    # template globals and the settings, whoever renders it.
+    template = current_app.jinja_env.get_or_select_template(name)
     with force_locale(language):
-        return render_template(name, **context)
+        return template.render({"privacy_settings": get_state().settings, **context})
 
 
 def render(template: str, language: str,
