@@ -178,6 +178,7 @@ def test_a_delivered_mail_keeps_no_working_link(make_app, inbox):
     assert token not in stored.body_text + (stored.body_html or "") + (stored.headers or "")
     assert "[link removed after delivery]" in stored.body_text
     assert stored.live_links is None
+    assert stored.context is None  # the values the mail was rendered from went too
     # The link in the visitor's own mailbox still works.
     assert client.get(link).status_code == 200
     # The visit log keeps the route, not the token.
