@@ -11,6 +11,7 @@ form's answer does not wait for its mails' templates.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import json
@@ -554,6 +555,14 @@ class MailWorker:
 
 
 _workers: weakref.WeakKeyDictionary[Flask, MailWorker] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    """A worker that stops (gunicorn's graceful restart) first sends what it took
+    on, rather than leave it "sending" until the stale-claim wait is over."""
+    for found in list(_workers.values()):
+        found.drain(IDLE)
 
 
 def worker(app: Flask) -> MailWorker:

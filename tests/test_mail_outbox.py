@@ -240,3 +240,13 @@ def test_a_context_processor_that_needs_a_request_does_not_stop_the_mail(make_ap
     inbox.wait(2)
     assert "Werkt mijn contactformulier?" in Inbox.text(inbox.to("info@webence.nl")[0])
     assert [r.status for r in wait_for_outbox(app, 2)] == ["sent", "sent"]
+
+
+def test_draining_the_background_sender_waits_for_the_mail_it_took_on(make_app, inbox):
+    # What a stopping worker does (at exit) before its process goes.
+    app = make_app()
+    send_message(app)
+    assert mail.worker(app).drain(10)
+    # No polling: once drained, both mails are out and recorded as sent.
+    assert [r.status for r in outbox(app)] == ["sent", "sent"]
+    assert len(inbox.messages) == 2
