@@ -58,8 +58,12 @@ def truncate_ip(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def stored_ip(settings: Settings | None = None) -> str | None:
-    """The IP as it may be stored: truncated unless the site turned that off."""
-    settings = settings or get_state().settings
-    address = client_ip(settings)
+def storable_ip(settings: Settings, address: str | None) -> str | None:
+    """``address`` as it may be stored: truncated unless the site turned that off."""
     return truncate_ip(address) if settings.ip_truncate else address
+
+
+def stored_ip(settings: Settings | None = None) -> str | None:
+    """The request's IP as it may be stored."""
+    settings = settings or get_state().settings
+    return storable_ip(settings, client_ip(settings))

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .config import RetentionCategory, Settings
 from .models import utcnow
-from .net import stored_ip
+from .net import client_ip, storable_ip
 from .policy import format_period
 from .registry import Rule, RuleContext
 from .state import State, get_state
@@ -150,15 +150,18 @@ def _log_visit(response: Response) -> Response:
     # The route, not the path: "/privacy/request/<token>" keeps no token, and no
     # query string (search terms) is ever stored.
     rule = request.url_rule.rule if request.url_rule is not None else request.path
-    path, ip, agent = rule, stored_ip(state.settings), request.headers.get("User-Agent")
-    referrer = referrer_host(request.referrer, request.host)
+    settings, address, agent = state.settings, client_ip(state.settings), request.headers.get(
+        "User-Agent")
+    referrer, host = request.referrer, request.host
 
     def write() -> None:
         # After the response is closed the request's own session is gone, so the
-        # insert never waits on (or commits) the host's transaction.
+        # insert never waits on (or commits) the host's transaction; the IP is
+        # truncated and the referrer cut to its host here too, off the page's time.
         try:
-            record_visit(engine, table, path=path, ip=ip, user_agent=agent,
-                         referrer=referrer, salts=salts)
+            record_visit(engine, table, path=rule, ip=storable_ip(settings, address),
+                         user_agent=agent, referrer=referrer_host(referrer, host),
+                         salts=salts)
         except Exception as exc:  # noqa: BLE001 - a visit log must never break the page
             # The type only: a database error's text carries the path and IP.
             log.warning("visit log: could not record a visit (%s)", type(exc).__name__)
