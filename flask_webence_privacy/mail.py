@@ -145,7 +145,8 @@ def content(row: OutboxRow) -> tuple[str, str, str | None]:
     """A mail's subject, text and HTML, rendered now where the sender has not yet
     (the viewer of a queued mail; the sender stores what it renders)."""
     if row.body_text is None and row.template:
-        return render(row.template, row.language or "en", thaw(row.context))
+        language = row.language or get_state().settings.default_language
+        return render(row.template, language, thaw(row.context))
     return row.subject or "", row.body_text or "", row.body_html
 
 
@@ -322,9 +323,8 @@ def redact(row: OutboxRow) -> None:
 def _render_stored(row: OutboxRow) -> None:
     """Render a queued mail into its row: the copy that is sent and kept (its
     values are not needed any more)."""
-    if row.body_text is None and row.template:
-        subject, row.body_text, row.body_html = render(
-            row.template, row.language or "en", thaw(row.context))
+    if row.body_text is None:
+        subject, row.body_text, row.body_html = content(row)
         row.subject = _clean_header(subject)
         row.context = None
 

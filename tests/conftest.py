@@ -37,9 +37,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 def missing(reason: str) -> None:
     """Skip locally, fail in CI: a server the suite needs is not there."""
-    if IN_CI:
-        pytest.fail(f"CI needs this: {reason}")
-    pytest.skip(reason)
+    if not IN_CI:
+        pytest.skip(reason)
+    pytest.fail(f"CI needs this: {reason}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -147,14 +147,19 @@ def test_the_correction_and_withdrawal_forms_name_fields_and_consents_in_words(s
         assert boxes == [consent]
 
 
-def test_the_admin_and_the_maintainers_mail_show_labels(site, inbox):
+def confirmed_request_notice(site, inbox, kind: str):
+    """Ana files and confirms a request of ``kind``: the maintainer's mail about it."""
     client = site.test_client()
-    assert file_request(client, ANA, "erasure").status_code in (200, 303)
+    assert file_request(client, ANA, kind).status_code in (200, 303)
     link = mailed_link(inbox)
     inbox.clear()
     assert confirm(client, link).status_code == 303
     wait_for_delivery(site)
-    notify = inbox.wait_to("info@webence.nl")[-1]
+    return client, inbox.wait_to("info@webence.nl")[-1]
+
+
+def test_the_admin_and_the_maintainers_mail_show_labels(site, inbox):
+    client, notify = confirmed_request_notice(site, inbox, "erasure")
     assert str(notify["Subject"]) == "Privacyverzoek bevestigd: Uw gegevens laten verwijderen (#1)"
     assert "erasure" not in Inbox.text(notify)
     index = visible(client.get("/privacy/admin/?lang=nl").get_data(as_text=True))
@@ -177,13 +182,7 @@ def test_the_admin_and_the_maintainers_mail_show_labels(site, inbox):
 def test_the_maintainers_subject_follows_the_sites_language(make_app, inbox):
     site = make_app(setup=_register, PRIVACY_ADMIN_CHECK=lambda: True,
                     PRIVACY_DEFAULT_LANGUAGE="en")
-    client = site.test_client()
-    assert file_request(client, ANA, "objection").status_code in (200, 303)
-    link = mailed_link(inbox)
-    inbox.clear()
-    assert confirm(client, link).status_code == 303
-    wait_for_delivery(site)
-    notify = inbox.wait_to("info@webence.nl")[-1]
+    _, notify = confirmed_request_notice(site, inbox, "objection")
     assert str(notify["Subject"]) == "Privacy request confirmed: Object to processing (#1)"
 
 

@@ -78,6 +78,16 @@ def test_a_contact_form_with_errors_still_answers_400_with_the_form(app, inbox):
     assert rows(app)["privacy_contact_message"] == 0
 
 
+def known_subscriber(app) -> None:
+    """KNOWN is already a confirmed subscriber."""
+    db, _ = handles(app)
+    models = app.extensions["webence_privacy"].models
+    with app.app_context():
+        db.session.add(models.Subscriber(email=KNOWN, status="confirmed", language="en",
+                                         confirmed_at=utcnow()))
+        db.session.commit()
+
+
 def subscribe(client, email: str):
     url = "/privacy/newsletter?lang=en"
     return client.post(url, data={"csrf_token": csrf_token(client, url), "email": email,
@@ -85,12 +95,7 @@ def subscribe(client, email: str):
 
 
 def test_newsletter_sign_up_redirects_the_same_for_known_and_unknown(app, inbox):
-    db, _ = handles(app)
-    models = app.extensions["webence_privacy"].models
-    with app.app_context():
-        db.session.add(models.Subscriber(email=KNOWN, status="confirmed", language="en",
-                                         confirmed_at=utcnow()))
-        db.session.commit()
+    known_subscriber(app)
     client = app.test_client()
     known, unknown = subscribe(client, KNOWN), subscribe(client, UNKNOWN)
     assert target(known) == target(unknown) == "/privacy/newsletter/sent?lang=en"
@@ -145,12 +150,7 @@ def file_request(client, email: str):
 
 
 def test_a_request_redirects_the_same_for_known_and_unknown(app, inbox):
-    db, _ = handles(app)
-    models = app.extensions["webence_privacy"].models
-    with app.app_context():
-        db.session.add(models.Subscriber(email=KNOWN, status="confirmed", language="en",
-                                         confirmed_at=utcnow()))
-        db.session.commit()
+    known_subscriber(app)
     client = app.test_client()
     known, unknown = file_request(client, KNOWN), file_request(client, UNKNOWN)
     assert target(known) == target(unknown) == "/privacy/request/sent?lang=en"

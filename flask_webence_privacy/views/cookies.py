@@ -49,8 +49,7 @@ def _types(state: State, language: str) -> list[dict[str, Any]]:
 
 def _here() -> str:
     """Where the banner's form sends the visitor back to: this page."""
-    path = request.full_path if request.query_string else request.path
-    return path
+    return request.full_path if request.query_string else request.path
 
 
 def cookie_settings() -> Any:
