@@ -31,10 +31,14 @@ def wording_hash(wording: str) -> str:
     return hashlib.sha256(wording.encode("utf-8")).hexdigest()
 
 
-def _record(state: State, action: str, *, email: str, purpose: str, wording: str, form: str,
-            policy_version: str | None = None, age_confirmed: bool = False,
-            language: str | None = None, ip: str | None = None) -> ConsentRecordRow:
-    record = state.models.ConsentRecord(
+def new_record(state: State, action: str, *, email: str, purpose: str, wording: str,
+               form: str, policy_version: str | None = None, age_confirmed: bool = False,
+               language: str | None = None, ip: str | None = None) -> ConsentRecordRow:
+    """A consent record (``action`` :data:`GIVEN` or :data:`WITHDRAWN`) not yet
+    written, for a caller that writes it with the rows it proves
+    (:func:`~flask_webence_privacy.models.insert_all`); :func:`give` and
+    :func:`withdraw` write their own."""
+    return state.models.ConsentRecord(
         email=email,
         purpose=purpose,
         action=action,
@@ -47,6 +51,9 @@ def _record(state: State, action: str, *, email: str, purpose: str, wording: str
         ip=ip,
         created_at=utcnow(),
     )
+
+
+def _write(state: State, record: ConsentRecordRow) -> ConsentRecordRow:
     # Written at once (Core): a proof is never changed afterwards.
     insert(state.db.session, record)
     return record
@@ -57,17 +64,18 @@ def give(state: State, *, email: str, purpose: str, wording: str, form: str,
          language: str | None = None, ip: str | None = None) -> ConsentRecordRow:
     """Record consent: ``email`` canonical, ``wording`` exactly as shown, the form
     it was given on; the policy version defaults to the current one."""
-    return _record(state, GIVEN, email=email, purpose=purpose, wording=wording, form=form,
-                   policy_version=policy_version, age_confirmed=age_confirmed,
-                   language=language, ip=ip)
+    return _write(state, new_record(
+        state, GIVEN, email=email, purpose=purpose, wording=wording, form=form,
+        policy_version=policy_version, age_confirmed=age_confirmed, language=language, ip=ip))
 
 
 def withdraw(state: State, *, email: str, purpose: str, wording: str, form: str,
              policy_version: str | None = None, language: str | None = None,
              ip: str | None = None) -> ConsentRecordRow:
     """Record a withdrawal (a new row; the proof of the consent stays)."""
-    return _record(state, WITHDRAWN, email=email, purpose=purpose, wording=wording, form=form,
-                   policy_version=policy_version, language=language, ip=ip)
+    return _write(state, new_record(
+        state, WITHDRAWN, email=email, purpose=purpose, wording=wording, form=form,
+        policy_version=policy_version, language=language, ip=ip))
 
 
 def latest(state: State, email: str) -> dict[str, ConsentRecordRow]:

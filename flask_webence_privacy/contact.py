@@ -20,7 +20,7 @@ from .config import Settings, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .language import current_language
-from .models import ContactMessageRow, Models, insert, utcnow
+from .models import ContactMessageRow, Models, insert_all, utcnow
 from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
 from .signals import consent_given, message_received
@@ -72,10 +72,13 @@ def notice(language: str | None = None) -> str:
         )
 
 
-def consent_wording(settings: Settings, language: str) -> str:
+def consent_wording(state: State, language: str) -> str:
     """The exact text the visitor agreed to: the notice and the age statement."""
-    with force_locale(language):
-        return f"{notice()}\n{consent.age_statement(settings)}"
+    def make() -> str:
+        with force_locale(language):
+            return f"{notice()}\n{consent.age_statement(state.settings)}"
+
+    return state.text(("contact-consent", language), make)
 
 
 def submit(
@@ -122,24 +125,27 @@ def submit(
         created_at=now,
     )
     try:
-        # Counted before anything is added: no flush of half the rows for a count.
-        acknowledge = mail.sent_today(state, "contact-ack", email, now) < ACK_CAP_PER_DAY
-        insert(db.session, record)
-        proof = consent.give(
+        proof = consent.new_record(
             state,
+            consent.GIVEN,
             email=email,
             purpose=CONSENT_PURPOSE,
-            wording=consent_wording(settings, language),
+            wording=consent_wording(state, language),
             form=FORM_NAME,
             age_confirmed=True,
             language=language,
             ip=ip,
             policy_version=version,
         )
-        outgoing = [_queue_notification(state, record)]
-        if acknowledge:
-            outgoing.append(_queue_ack(state, record))
-        queued = [row.id for row in outgoing]
+        outgoing = [_notification(state, record)]
+        if mail.within_daily_cap(state, "contact-ack", email, ACK_CAP_PER_DAY):
+            outgoing.append(_ack(state, record))
+        mails = mail.outbox_rows(state, outgoing)
+        # The message, its proof and its mails in one go: one statement on
+        # PostgreSQL. The mails hold the message's values, not its id (not yet
+        # known when they are written together).
+        insert_all(db.session, [record, proof, *mails])
+        queued = [row.id for row in mails]
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -180,40 +186,38 @@ def _check(settings: Settings, *, name: str, phone: str | None, company: str | N
         raise ContactError("message", "missing, too long or with control characters")
 
 
-def _queue_notification(state: State, record: ContactMessageRow) -> mail.Queued:
+def _notification(state: State, record: ContactMessageRow) -> mail.Outgoing:
     """The maintainer's mail: the message and its purpose; Reply-To the visitor."""
     settings: Settings = state.settings
     language = settings.default_language
-    return mail.queue(
-        state,
+    return mail.Outgoing(
         kind="contact-notify",
         to=settings.notify_email,
         template="contact_notify",
         language=language,
         subject_email=record.email,
         reply_to=record.email,
-        message=record,
-        purpose_label=purpose_label(settings, record.purpose, language),
-        controller_name=settings.controller_name,
+        context={"message": record,
+                 "purpose_label": purpose_label(settings, record.purpose, language),
+                 "controller_name": settings.controller_name},
     )
 
 
-def _queue_ack(state: State, record: ContactMessageRow) -> mail.Queued:
+def _ack(state: State, record: ContactMessageRow) -> mail.Outgoing:
     """The visitor's acknowledgement, in their language. It repeats nothing the
     visitor typed (not even the name): anyone can type someone else's address,
     and the form must not carry their text to that inbox. No marketing either."""
     settings: Settings = state.settings
-    return mail.queue(
-        state,
+    language = record.language or settings.default_language
+    return mail.Outgoing(
         kind="contact-ack",
         to=record.email,
         template="contact_ack",
-        language=record.language or settings.default_language,
+        language=language,
         subject_email=record.email,
-        purpose_label=purpose_label(settings, record.purpose,
-                                    record.language or settings.default_language),
-        controller_name=settings.controller_name,
-        contact_email=settings.contact_email,
+        context={"purpose_label": purpose_label(settings, record.purpose, language),
+                 "controller_name": settings.controller_name,
+                 "contact_email": settings.contact_email},
     )
 
 

@@ -20,10 +20,10 @@ import os
 import smtplib
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, has_request_context
@@ -31,16 +31,18 @@ from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 from flask_mail import Connection, Message
 from jinja2 import TemplateNotFound
+from limits import RateLimitItem, RateLimitItemPerDay
 from markupsafe import escape
 
 from . import labels
 from .config import Settings
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
-from .models import Models, OutboxRow, utcnow
+from .models import Models, OutboxRow, insert_all, utcnow
 from .policy import format_days
 from .registry import Rule, RuleContext, Source, make_source
 from .state import State, get_state
+from .tokens import keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +103,11 @@ _TAG = "__webence_privacy__"
 
 def freeze(context: Mapping[str, Any], language: str) -> str:
     """``context`` as JSON for :func:`thaw`; a value of another type is refused."""
-    with force_locale(language):
-        return json.dumps({key: _freeze(key, value) for key, value in context.items()},
-                          separators=(",", ":"))
+    return json.dumps({key: _freeze(key, value, language) for key, value in context.items()},
+                      separators=(",", ":"))
 
 
-def _freeze(key: str, value: Any) -> Any:
+def _freeze(key: str, value: Any, language: str) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
@@ -116,13 +117,16 @@ def _freeze(key: str, value: Any) -> Any:
     if isinstance(value, dt.date):
         return {_TAG: "date", "v": value.isoformat()}
     if isinstance(value, LazyString):
-        return str(value)
+        # The locale is switched only here: switching it costs more than the
+        # rest of a mail's values together, and most mails hold no lazy text.
+        with force_locale(language):
+            return str(value)
     if isinstance(value, list | tuple):
-        return [_freeze(key, item) for item in value]
+        return [_freeze(key, item, language) for item in value]
     if isinstance(value, Mapping):
-        return {str(k): _freeze(key, v) for k, v in value.items()}
+        return {str(k): _freeze(key, v, language) for k, v in value.items()}
     if hasattr(value, "__table__"):  # a row: its columns, as they are now
-        return {attr.key: _freeze(key, getattr(value, attr.key))
+        return {attr.key: _freeze(key, getattr(value, attr.key), language)
                 for attr in sa.inspect(value).mapper.column_attrs}
     raise TypeError(f"mail value {key!r} of type {type(value).__name__} cannot be stored")
 
@@ -157,6 +161,26 @@ class Queued:
     id: int
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A mail to write to the outbox: who gets it, which template in which
+    language, and the values the template is given.
+
+    ``links`` are the working links the mail carries: kept until delivery, then
+    taken out of the stored copy (:func:`redact`).
+    """
+
+    kind: str
+    to: str
+    template: str
+    language: str
+    subject_email: str | None = None
+    reply_to: str | None = None
+    headers: Mapping[str, str] | None = None
+    links: Iterable[str] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
 def queue(
     state: State,
     *,
@@ -170,40 +194,51 @@ def queue(
     links: Iterable[str] = (),
     **context: Any,
 ) -> Queued:
-    """Write a mail in the caller's transaction (the caller commits it with its
-    record): its template, language and values. The sender renders it, after the
-    response (:func:`content`).
+    """Write one mail in the caller's transaction (the caller commits it with its
+    record): its template, language and values (``context``). The sender renders
+    it, after the response (:func:`content`)."""
+    [queued] = queue_all(state, [Outgoing(
+        kind=kind, to=to, template=template, language=language, subject_email=subject_email,
+        reply_to=reply_to, headers=headers, links=links, context=context)])
+    return queued
 
-    ``links`` are the working links the mail carries: kept until delivery, then
-    taken out of the stored copy (:func:`redact`).
-    """
-    for value in (to, reply_to, *(headers or {}).values()):
-        _clean_header(value)
+
+def queue_all(state: State, mails: Sequence[Outgoing]) -> list[Queued]:
+    """Write several mails in the caller's transaction, in as few statements as
+    the database allows (:func:`~flask_webence_privacy.models.insert_all`); their
+    ids come back in the order given."""
+    rows = outbox_rows(state, mails)
+    insert_all(state.db.session, rows)
+    return [Queued(row.id) for row in rows]
+
+
+def outbox_rows(state: State, mails: Sequence[Outgoing]) -> list[OutboxRow]:
+    """The outbox rows of ``mails``, not yet written: for a caller that writes
+    them with the record they belong to in one
+    :func:`~flask_webence_privacy.models.insert_all`."""
     now = utcnow()
-    # A Core INSERT in the session's transaction rather than an ORM object: the
-    # outbox row is never read back in the request, and the id comes with the
-    # INSERT (no flush of the unit of work, no refresh after the commit). The
-    # values go as parameters, not in the statement, so its compiled form is
-    # cached.
-    result = state.db.session.execute(sa.insert(state.models.Outbox.__table__), {
-        "kind": kind,
-        "recipient": to,
-        "reply_to": reply_to,
-        "template": template,
-        "language": language,
-        "context": freeze(context, language),
-        "headers": json.dumps(dict(headers)) if headers else None,
-        "subject_email": subject_email,
-        "live_links": json.dumps(list(links)) if links else None,
+    return [state.models.Outbox(**_row(mail, now)) for mail in mails]
+
+
+def _row(mail: Outgoing, now: dt.datetime) -> dict[str, Any]:
+    for value in (mail.to, mail.reply_to, *(mail.headers or {}).values()):
+        _clean_header(value)
+    links = list(mail.links)
+    return {
+        "kind": mail.kind,
+        "recipient": mail.to,
+        "reply_to": mail.reply_to,
+        "template": mail.template,
+        "language": mail.language,
+        "context": freeze(mail.context, mail.language),
+        "headers": json.dumps(dict(mail.headers)) if mail.headers else None,
+        "subject_email": mail.subject_email,
+        "live_links": json.dumps(links) if links else None,
         "status": "queued",
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
-    })
-    key = cast("sa.CursorResult[Any]", result).inserted_primary_key
-    if key is None:  # pragma: no cover - a one-row INSERT always has its key
-        raise RuntimeError("the outbox row has no id")
-    return Queued(int(key[0]))
+    }
 
 
 def _sender(settings: Settings) -> str | tuple[str, str]:
@@ -416,23 +451,33 @@ def deliver_due(state: State, *, now: dt.datetime | None = None,
     return send(state, ids, now=now)
 
 
-@functools.lru_cache(maxsize=64)
-def _count_statement(outbox: sa.Table) -> sa.Select[int]:
-    # Built once per table, with the values as parameters: building the
-    # statement cost four times what running it does.
-    c = outbox.c
-    return sa.select(sa.func.count()).where(
-        c.kind == sa.bindparam("kind"), c.recipient == sa.bindparam("recipient"),
-        c.created_at >= sa.bindparam("since"))
+def within_daily_cap(state: State, kind: str, recipient: str, cap: int) -> bool:
+    """Count one more mail of ``kind`` to ``recipient`` and say whether it stays
+    within ``cap`` a day (the acknowledgement's cap: a form must not become a way
+    to mail-bomb someone else's address).
+
+    Counted in the rate limiter's storage, not by a query on the outbox: shared by
+    every worker where limits are (``PRIVACY_RATELIMIT_STORAGE_URI``), and no
+    statement on the request path. The key is a keyed hash of the address, so the
+    storage never holds it. When the storage cannot be reached the mail is not
+    queued: the cap protects someone else's inbox, the form's own record and the
+    maintainer's mail do not depend on it.
+    """
+    # Under the site's key prefix, as its limits are: sites (and test runs) that
+    # share one Redis keep apart.
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "privacy"
+    try:
+        return bool(state.limiter.limiter.hit(
+            _daily(cap), prefix, "mail-cap", kind, keyed_hash(recipient)))
+    except Exception:  # noqa: BLE001 - the limiter's storage (Redis) is down
+        log.warning("the daily cap of %r mails could not be counted (rate-limit storage "
+                    "unreachable): this one is not queued", kind, exc_info=True)
+        return False
 
 
-def sent_today(state: State, kind: str, recipient: str, now: dt.datetime) -> int:
-    """Mails of ``kind`` queued for ``recipient`` in the last day (a cap's count)."""
-    statement = _count_statement(state.models.Outbox.__table__)
-    count: int = state.db.session.execute(statement, {
-        "kind": kind, "recipient": recipient,
-        "since": now - dt.timedelta(days=1)}).scalar_one()
-    return count
+@functools.lru_cache(maxsize=16)
+def _daily(cap: int) -> RateLimitItem:
+    return RateLimitItemPerDay(cap)
 
 
 # -- as a source of personal data, with its retention ------------------------------------

@@ -64,12 +64,16 @@ def consent_wording(state: State, language: str) -> str:
     configured = state.settings.newsletter.wording
     if configured:
         return localize(configured, language)
-    with force_locale(language):
-        return _(
-            "Yes, send me the newsletter of %(name)s by e-mail. "
-            "I can unsubscribe at any time.",
-            name=state.settings.controller_name,
-        )
+
+    def make() -> str:
+        with force_locale(language):
+            return _(
+                "Yes, send me the newsletter of %(name)s by e-mail. "
+                "I can unsubscribe at any time.",
+                name=state.settings.controller_name,
+            )
+
+    return state.text(("newsletter-consent", language), make)
 
 
 # -- subscribing -----------------------------------------------------------------

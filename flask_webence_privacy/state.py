@@ -8,6 +8,7 @@ extension can import everything else and nothing imports it back.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -47,11 +48,22 @@ class State:
     periods: dict[str, PeriodText] = field(default_factory=dict)
     #: Rendered parts of pages that do not depend on the visitor (the policy's article).
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
+    #: Texts fixed by the settings and the catalogs, made once per key (the exact
+    #: wording a form's consent proves, per language): see :meth:`text`.
+    texts: dict[tuple[str, ...], str] = field(default_factory=dict)
     #: Per enumeration-sensitive form: the time its full answers take.
     floors: defaultdict[str, AnswerFloor] = field(default_factory=lambda: defaultdict(AnswerFloor))
     #: What the first request found wrong with the package's tables (None: not
     #: looked yet; empty: all is well).
     schema_problems: list[str] | None = None
+
+    def text(self, key: tuple[str, ...], make: Callable[[], str]) -> str:
+        """``make()``, made once for ``key``: switching the locale to word a text
+        costs more than the rest of a form's answer."""
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = make()
+        return found
 
     @property
     def sources(self) -> list[Source]:

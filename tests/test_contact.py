@@ -6,15 +6,19 @@ Each story runs on SQLite and PostgreSQL, with mail going to a real SMTP server.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
+import redis
+import sqlalchemy as sa
 from flask import render_template_string
 
 from flask_webence_privacy import contact, signals
 from flask_webence_privacy.config import ConfigurationError
 from flask_webence_privacy.forms import age_field
 
-from .conftest import Inbox, csrf_token, handles, wait_for_outbox
+from .conftest import Inbox, csrf_token, free_port, handles, missing, wait_for_outbox
+from .test_deployment import REDIS, answers
 
 URL = "/privacy/contact"
 
@@ -250,6 +254,75 @@ def test_one_address_gets_a_limited_number_of_acknowledgements(make_app, inbox):
     wait_for_outbox(app, count=contact.ACK_CAP_PER_DAY, kind="contact-ack")
     assert len(inbox.to("info@webence.nl")) == contact.ACK_CAP_PER_DAY + 2
     assert len(inbox.to("anna@example.nl")) == contact.ACK_CAP_PER_DAY
+
+
+def test_the_acknowledgement_cap_holds_over_every_worker_of_the_site(make_app, inbox):
+    """Two processes of one site (two apps on one database and one Redis): the
+    cap counts in the limit storage they share, not per process."""
+    if not answers(*REDIS):
+        missing("Redis on 127.0.0.1:6379")
+    config = {"PRIVACY_CONTACT_RATE_LIMIT": "100 per minute",
+              "PRIVACY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+              "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    workers = [make_app(**config), make_app(create=False, **config)]
+    clients = [worker.test_client() for worker in workers]
+    posts = contact.ACK_CAP_PER_DAY + 2
+    for n in range(posts):
+        client = clients[n % 2]
+        assert client.post(URL, data=form_data(client)).status_code == 303
+    inbox.wait(2 * contact.ACK_CAP_PER_DAY + 2)
+    wait_for_outbox(workers[0], count=posts, kind="contact-notify")
+    wait_for_outbox(workers[0], count=contact.ACK_CAP_PER_DAY, kind="contact-ack")
+    assert len(inbox.to("anna@example.nl")) == contact.ACK_CAP_PER_DAY
+    # The storage holds a keyed hash of the address, never the address.
+    keys = redis.Redis(*REDIS).keys(f"*{config['RATELIMIT_KEY_PREFIX']}*mail-cap*")
+    assert keys and not any(b"anna" in key.lower() for key in keys)
+
+
+def test_without_its_limit_storage_the_form_keeps_the_message_and_skips_the_acknowledgement(
+        make_app, inbox, caplog):
+    # A site that lets its forms work while Redis is down (Flask-Limiter's
+    # RATELIMIT_SWALLOW_ERRORS): the cap cannot count, so no acknowledgement goes
+    # (it protects someone else's inbox); the message and the maintainer's mail do.
+    app = make_app(PRIVACY_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                   RATELIMIT_SWALLOW_ERRORS=True)
+    client = app.test_client()
+    response = client.post(URL, data=form_data(client), follow_redirects=True)
+    assert response.status_code == 200
+    assert "Bedankt" in response.get_data(as_text=True)
+    assert counts(app) == {"messages": 1, "consents": 1, "outbox": 1}
+    [notify] = wait_for_outbox(app, count=1, kind="contact-notify")
+    assert notify.recipient == "info@webence.nl"
+    assert "could not be counted" in caplog.text
+
+
+def test_on_postgresql_a_contact_post_writes_its_rows_in_one_statement(make_app, database, inbox):
+    """The message, its consent proof and both mails: one round trip to the
+    database and the commit (one INSERT per row elsewhere)."""
+    app = make_app(PRIVACY_MAIL_DISPATCH="sender")  # no sender thread's statements
+    client = app.test_client()
+    data = form_data(client)
+    db, _ = handles(app)
+    written: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(conn, cursor, statement, *args):
+        written.append(statement.split()[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.post(URL, data=data).status_code == 303
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    if database["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert written == ["WITH"]
+    else:
+        assert set(written) == {"INSERT"}  # no query: the cap counts in the limit storage
+    assert counts(app) == {"messages": 1, "consents": 1, "outbox": 2}
+    assert app.test_cli_runner().invoke(args=["privacy", "send-mail"]).exit_code == 0
+    inbox.wait(2)
+    assert {m["To"] for m in inbox.messages} == {"info@webence.nl", "anna@example.nl"}
 
 
 def test_the_domain_refuses_a_line_break_in_a_header_value_even_without_the_form(app):

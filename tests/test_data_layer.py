@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from flask_webence_privacy import AppendOnlyError
+from flask_webence_privacy.models import insert_all
 
 from .conftest import handles
 
@@ -46,3 +47,43 @@ def test_init_db_creates_tables_and_records_versions(make_app):
         assert row.version == "2018-05-12" and row.snapshot
     again = app.test_cli_runner().invoke(args=["privacy", "init-db"])
     assert "0 policy version(s) recorded" in again.output
+
+
+def test_rows_of_several_tables_are_written_together_with_their_ids_and_defaults(app):
+    db, _ = handles(app)
+    models = app.extensions["webence_privacy"].models
+    with app.app_context():
+        message = models.ContactMessage(name="Anna", email="anna@example.nl", purpose="quote",
+                                        message="Een offerte graag", policy_version="1")
+        proof = models.ConsentRecord(email="anna@example.nl", purpose="contact", action="given",
+                                     wording="Ja", wording_hash="0" * 64, policy_version="1",
+                                     form="contact")
+        mails = [models.Outbox(kind=kind, recipient="anna@example.nl", template="contact_ack",
+                               language="nl", context="{}") for kind in ("a", "b")]
+        insert_all(db.session, [message, proof, *mails])
+        db.session.commit()
+        # Each row has its id and its defaults, readable without a query.
+        assert message.retention_category == "default" and message.created_at is not None
+        assert proof.age_confirmed is False and [m.status for m in mails] == ["queued"] * 2
+        stored = db.session.get(models.ContactMessage, message.id)
+        assert (stored.name, stored.retention_category) == ("Anna", "default")
+        assert db.session.get(models.ConsentRecord, proof.id).wording == "Ja"
+        assert [db.session.get(models.Outbox, m.id).kind for m in mails] == ["a", "b"]
+
+
+def test_rows_written_together_are_all_undone_when_one_fails(app):
+    db, _ = handles(app)
+    models = app.extensions["webence_privacy"].models
+    with app.app_context():
+        message = models.ContactMessage(name="Anna", email="anna@example.nl", purpose="quote",
+                                        message="Een offerte graag", policy_version="1")
+        broken = models.ConsentRecord(email="anna@example.nl", purpose="contact", action="given",
+                                      wording=None, wording_hash="0" * 64, policy_version="1",
+                                      form="contact")  # wording is required
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_all(db.session, [message, broken])
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(
+            models.ContactMessage)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(
+            models.ConsentRecord)) == 0
