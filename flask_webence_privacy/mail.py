@@ -364,6 +364,14 @@ def _render_stored(row: OutboxRow) -> None:
         row.context = None
 
 
+def _release(rows: list[OutboxRow], moment: dt.datetime) -> None:
+    """Give claimed rows back unsent: queued and due, the attempt not counted."""
+    for row in rows:
+        row.status = "queued"
+        row.attempts = max(0, row.attempts - 1)
+        row.next_attempt_at = moment
+
+
 def _not_sent(row: OutboxRow, exc: Exception, moment: dt.datetime, settings: Settings,
               report: dict[str, int]) -> None:
     give_up = row.attempts >= settings.mail_max_attempts
@@ -377,9 +385,12 @@ def _not_sent(row: OutboxRow, exc: Exception, moment: dt.datetime, settings: Set
 
 
 def send(state: State, ids: Iterable[int | None], *,
-         now: dt.datetime | None = None) -> dict[str, int]:
+         now: dt.datetime | None = None,
+         stop: threading.Event | None = None) -> dict[str, int]:
     """Send the given outbox rows now, over one SMTP connection; failures stay
-    queued with their error and a back-off."""
+    queued with their error and a back-off. When ``stop`` is set (SIGTERM) the
+    mail being sent is finished and the rest goes back to the queue at once,
+    rather than waiting out the stale-claim time."""
     db, settings = state.db, state.settings
     report = {"sent": 0, "failed": 0, "deferred": 0}
     moment = now or utcnow()
@@ -391,7 +402,10 @@ def send(state: State, ids: Iterable[int | None], *,
                                    .order_by(Outbox.id)))
     transport = _Transport(settings.mail_timeout)
     try:
-        for row in rows:
+        for n, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                _release(rows[n:], moment)
+                break
             try:
                 _render_stored(row)
             except Exception as exc:  # a site's template that fails: note why, keep it
@@ -432,8 +446,8 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(BACKOFF * doublings, BACKOFF_CAP)
 
 
-def deliver_due(state: State, *, now: dt.datetime | None = None,
-                limit: int = 500) -> dict[str, int]:
+def deliver_due(state: State, *, now: dt.datetime | None = None, limit: int = 500,
+                stop: threading.Event | None = None) -> dict[str, int]:
     """What ``flask privacy send-mail`` does: send every queued row whose time has come."""
     now = now or utcnow()
     db, Outbox = state.db, state.models.Outbox
@@ -448,7 +462,7 @@ def deliver_due(state: State, *, now: dt.datetime | None = None,
         .order_by(Outbox.id)
         .limit(limit)
     ).all()
-    return send(state, ids, now=now)
+    return send(state, ids, now=now, stop=stop)
 
 
 def within_daily_cap(state: State, kind: str, recipient: str, cap: int) -> bool:
@@ -654,7 +668,7 @@ def watch(state: State, *, interval: float, stop: threading.Event,
     """``flask privacy send-mail --watch``: deliver what is due, then again every
     ``interval`` seconds until ``stop`` is set (SIGTERM from systemd)."""
     while not stop.is_set():
-        report = deliver_due(state)
+        report = deliver_due(state, stop=stop)
         state.db.session.remove()
         if on_report is not None and any(report.values()):
             on_report(report)

@@ -5,7 +5,10 @@ delivers it once the server is back, with back-off and a limit on attempts."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -17,6 +20,7 @@ from flask_webence_privacy.i18n import lazy_gettext as _l
 from flask_webence_privacy.models import utcnow
 
 from .conftest import Inbox, csrf_token, free_port, handles, wait_for_outbox
+from .test_deployment import BIN, ROOT
 
 URL = "/privacy/contact"
 
@@ -250,3 +254,46 @@ def test_draining_the_background_sender_waits_for_the_mail_it_took_on(make_app, 
     # No polling: once drained, both mails are out and recorded as sent.
     assert [r.status for r in outbox(app)] == ["sent", "sent"]
     assert len(inbox.messages) == 2
+
+
+def test_a_stopped_watching_sender_finishes_its_mail_and_gives_the_rest_back(
+        make_sqlite_app, sqlite_database, inbox, smtp_port):
+    """``send-mail --watch`` under systemd: SIGTERM in the middle of a long batch
+    stops it within seconds, every mail is either sent once or queued again (none
+    left 'sending' for the stale-claim wait, none sent twice)."""
+    app = make_sqlite_app(PRIVACY_MAIL_DISPATCH="sender")
+    state = app.extensions["webence_privacy"]
+    total = 400
+    with app.app_context():
+        mail.queue_all(state, [mail.Outgoing(
+            kind="contact-ack", to=f"reader{n}@example.nl", template="contact_ack",
+            language="nl", context={"purpose_label": "Een vraag", "controller_name": "Webence",
+                                    "contact_email": "info@webence.nl"}) for n in range(total)])
+        state.db.session.commit()
+    env = {**os.environ, "FLASK_APP": "example_site", "FLASK_DEBUG": "0",
+           "WEBENCE_SQLALCHEMY_DATABASE_URI": sqlite_database["SQLALCHEMY_DATABASE_URI"],
+           "WEBENCE_SERVER_NAME": "webence.test", "WEBENCE_SECRET_KEY": "stop-test-secret",
+           "WEBENCE_PRIVACY_HASH_KEY": "stop-test-hash-key",
+           "WEBENCE_MAIL_SERVER": "127.0.0.1", "WEBENCE_MAIL_PORT": str(smtp_port)}
+    sender = subprocess.Popen(
+        [str(BIN / "flask"), "privacy", "send-mail", "--watch", "--interval", "0.2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        inbox.wait(20, timeout=30)
+        sender.send_signal(signal.SIGTERM)
+        assert sender.wait(10) == 0
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        output = sender.stdout.read().decode()
+        sender.stdout.close()
+    rows = outbox(app)
+    statuses = {status: sum(1 for r in rows if r.status == status) for status in
+                {r.status for r in rows}}
+    assert "sending" not in statuses, (statuses, output)
+    sent = statuses.get("sent", 0)
+    assert 20 <= sent < total and statuses.get("queued", 0) == total - sent, statuses
+    assert all(r.attempts == 0 for r in rows if r.status == "queued")
+    time.sleep(0.2)  # nothing more arrives after the stop
+    assert len(inbox.messages) == sent
+    assert len({m["To"] for m in inbox.messages}) == sent  # none twice
