@@ -400,17 +400,24 @@ def send(state: State, ids: Iterable[int | None], *,
     Outbox = state.models.Outbox
     rows = list(db.session.scalars(sa.select(Outbox).where(Outbox.id.in_(claimed))
                                    .order_by(Outbox.id)))
+    # Rendered and sent outside any transaction, each outcome written by id: a
+    # transaction held open over SMTP would keep SQLite's shared lock, and a
+    # visitor's form could not commit until the mail had gone.
+    for row in rows:
+        db.session.expunge(row)
+    db.session.commit()
     transport = _Transport(settings.mail_timeout)
     try:
         for n, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 _release(rows[n:], moment)
+                _record(state, rows[n:])
                 break
             try:
                 _render_stored(row)
             except Exception as exc:  # a site's template that fails: note why, keep it
                 _not_sent(row, exc, moment, settings, report)
-                db.session.commit()
+                _record(state, [row])
                 continue
             try:
                 transport.send(_message(row, settings))
@@ -425,11 +432,32 @@ def send(state: State, ids: Iterable[int | None], *,
                 report["sent"] += 1
             # Each outcome is recorded before the next mail: a crash never makes
             # a delivered mail look undelivered (and sent twice later).
-            db.session.commit()
+            _record(state, [row])
     finally:
         transport.close()
-        db.session.commit()
     return report
+
+
+#: The columns a sender changes: what it rendered, redacted and decided.
+_OUTCOME = ("status", "attempts", "next_attempt_at", "sent_at", "last_error", "subject",
+            "body_text", "body_html", "headers", "context", "live_links")
+
+
+def _record(state: State, rows: list[OutboxRow]) -> None:
+    """Write the outcome of sent (or given back) rows and commit: one short
+    write transaction."""
+    outbox = state.models.Outbox.__table__
+    statement = _outcome_statement(outbox)
+    for row in rows:
+        state.db.session.execute(statement, {"row_id": row.id,
+                                             **{key: getattr(row, key) for key in _OUTCOME}})
+    state.db.session.commit()
+
+
+@functools.lru_cache(maxsize=64)
+def _outcome_statement(outbox: sa.Table) -> sa.Update:
+    return sa.update(outbox).where(outbox.c.id == sa.bindparam("row_id")).values(
+        {key: sa.bindparam(key) for key in _OUTCOME})
 
 
 def backoff(attempts: int) -> dt.timedelta:
