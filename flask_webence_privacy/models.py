@@ -65,12 +65,15 @@ def insert_all(session: Any, rows: Sequence[Any]) -> None:
         return
     values = [_values(row) for row in rows]
     tables = [sa.inspect(row).mapper.local_table for row in rows]
-    dialect = session.get_bind(clause=tables[0]).dialect
+    # The session's connection for these tables, executed on directly: the ORM's
+    # execute path has nothing to do for Core INSERTs and costs as much again.
+    connection = session.connection(bind_arguments={"clause": tables[0]})
+    dialect = connection.dialect
     if len(rows) > 1 and dialect.name == "postgresql":
         # One statement: PostgreSQL runs every data-modifying WITH query.
         shape = tuple((table, tuple(v)) for table, v in zip(tables, values, strict=True))
         params = {f"r{n}_{key}": value for n, v in enumerate(values) for key, value in v.items()}
-        ids = list(session.execute(_combined_insert(shape), params).one())
+        ids = list(connection.execute(_combined_insert(shape), params).one())
     else:
         ids = []
         start = 0
@@ -79,7 +82,7 @@ def insert_all(session: Any, rows: Sequence[Any]) -> None:
             while end < len(rows) and tables[end] is tables[start] and (
                     values[end].keys() == values[start].keys()):
                 end += 1
-            ids += _insert_run(session, dialect, tables[start], values[start:end])
+            ids += _insert_run(connection, tables[start], values[start:end])
             start = end
     for row, id_ in zip(rows, ids, strict=True):
         row.id = id_
@@ -104,19 +107,24 @@ def _values(row: Any) -> dict[str, Any]:
     return values
 
 
-def _insert_run(session: Any, dialect: Any, table: sa.Table,
+def _insert_run(connection: sa.Connection, table: sa.Table,
                 values: list[dict[str, Any]]) -> list[int]:
     """Rows of one table with the same columns: one multi-row INSERT where the
     database returns its ids in order, else one INSERT each."""
-    if len(values) > 1 and dialect.insert_executemany_returning_sort_by_parameter_order:
-        return [int(i) for i in session.execute(_returning_insert(table), values).scalars()]
+    if len(values) > 1 and connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        return [int(i) for i in connection.execute(_returning_insert(table), values).scalars()]
     ids = []
     for one in values:
-        key = session.execute(sa.insert(table), one).inserted_primary_key
+        key = connection.execute(_plain_insert(table), one).inserted_primary_key
         if key is None:  # pragma: no cover - a one-row INSERT always has its key
             raise RuntimeError(f"the new {table.name} row has no id")
         ids.append(int(key[0]))
     return ids
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
 
 
 @functools.lru_cache(maxsize=64)
