@@ -49,15 +49,20 @@ def test_init_db_creates_tables_and_records_versions(make_app):
     assert "0 policy version(s) recorded" in again.output
 
 
+def message_and_proof(models, wording):
+    """A contact message and its consent record, not yet written."""
+    return (models.ContactMessage(name="Anna", email="anna@example.nl", purpose="quote",
+                                  message="Een offerte graag", policy_version="1"),
+            models.ConsentRecord(email="anna@example.nl", purpose="contact", action="given",
+                                 wording=wording, wording_hash="0" * 64, policy_version="1",
+                                 form="contact"))
+
+
 def test_rows_of_several_tables_are_written_together_with_their_ids_and_defaults(app):
     db, _ = handles(app)
     models = app.extensions["webence_privacy"].models
     with app.app_context():
-        message = models.ContactMessage(name="Anna", email="anna@example.nl", purpose="quote",
-                                        message="Een offerte graag", policy_version="1")
-        proof = models.ConsentRecord(email="anna@example.nl", purpose="contact", action="given",
-                                     wording="Ja", wording_hash="0" * 64, policy_version="1",
-                                     form="contact")
+        message, proof = message_and_proof(models, "Ja")
         mails = [models.Outbox(kind=kind, recipient="anna@example.nl", template="contact_ack",
                                language="nl", context="{}") for kind in ("a", "b")]
         insert_all(db.session, [message, proof, *mails])
@@ -75,11 +80,7 @@ def test_rows_written_together_are_all_undone_when_one_fails(app):
     db, _ = handles(app)
     models = app.extensions["webence_privacy"].models
     with app.app_context():
-        message = models.ContactMessage(name="Anna", email="anna@example.nl", purpose="quote",
-                                        message="Een offerte graag", policy_version="1")
-        broken = models.ConsentRecord(email="anna@example.nl", purpose="contact", action="given",
-                                      wording=None, wording_hash="0" * 64, policy_version="1",
-                                      form="contact")  # wording is required
+        message, broken = message_and_proof(models, None)  # a proof's wording is required
         with pytest.raises(sa.exc.IntegrityError):
             insert_all(db.session, [message, broken])
         db.session.rollback()
