@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := example_site
-# PostgreSQL for the suite's database tests; the suite skips (or, in CI, fails)
-# them when nothing answers here.
+# PostgreSQL for the suite's database tests; they fail, naming it, when nothing
+# answers here.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 # MariaDB (or MySQL 8) likewise; the suite creates and drops its own database there.
