@@ -39,6 +39,7 @@ from .config import Settings
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .models import Models, OutboxRow, insert_all, utcnow
+from .net import limit_key_prefix
 from .policy import format_days
 from .registry import Rule, RuleContext, Source, make_source
 from .state import State, get_state
@@ -505,9 +506,7 @@ def within_daily_cap(state: State, kind: str, recipient: str, cap: int) -> bool:
     queued: the cap protects someone else's inbox, the form's own record and the
     maintainer's mail do not depend on it.
     """
-    # Under the site's key prefix, as its limits are: sites (and test runs) that
-    # share one Redis keep apart.
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "privacy"
+    prefix = limit_key_prefix(current_app)
     try:
         return bool(state.limiter.limiter.hit(
             _daily(cap), prefix, "mail-cap", kind, keyed_hash(recipient)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Response, request
+from flask import Flask, Response, request
 
 from .config import Settings
 from .state import get_state
@@ -31,6 +31,13 @@ def client_ip(settings: Settings | None = None) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return remote
+
+
+def limit_key_prefix(app: Flask) -> str:
+    """What every key the package puts in the limiter's storage starts with: the
+    site's ``RATELIMIT_KEY_PREFIX``, so sites (and test runs) that share one Redis
+    keep apart."""
+    return str(app.config.get("RATELIMIT_KEY_PREFIX") or "privacy")
 
 
 def client_key() -> str:

@@ -13,7 +13,7 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
 from .config import Settings
-from .net import client_key
+from .net import client_key, limit_key_prefix
 
 log = logging.getLogger("flask_webence_privacy")
 
@@ -77,7 +77,7 @@ def setup_limiter(app: Flask, settings: Settings) -> Limiter:
         # that name the setting to change.
         warnings.simplefilter("ignore")
         limiter = Limiter(key_func=client_key, app=app, storage_uri=storage, default_limits=[],
-                          key_prefix=app.config.get("RATELIMIT_KEY_PREFIX") or "privacy")
+                          key_prefix=limit_key_prefix(app))
     if not any(app.config.get(key) for key in _SITE_WIDE_LIMITS):
         # This limiter's limits all sit on the package's own form views, and each
         # view's decorator checks its own. Flask-Limiter's check before every
