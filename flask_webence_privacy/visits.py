@@ -14,9 +14,11 @@ the page takes the same time whatever the log holds.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import secrets
 import threading
@@ -27,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from .config import RetentionCategory, Settings
@@ -123,10 +125,24 @@ def visitor_hash(salt: str, ip: str | None, user_agent: str | None) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Visit:
+    """A page view as the request saw it; made storable (IP truncated, browser
+    family, referrer host, visitor hash) when it is written."""
+
+    path: str
+    ip: str | None
+    user_agent: str | None
+    when: dt.datetime
+    referrer: str | None = None
+    own_host: str | None = None
+
+
 def record_visit(engine: sa.Engine, table: sa.Table, *, path: str, ip: str | None,
                  user_agent: str | None, when: dt.datetime | None = None,
                  referrer: str | None = None, salts: sa.Table | None = None) -> None:
-    """Store one visit in its own short transaction, apart from the host's session."""
+    """Store one visit (``ip`` already truncated, ``referrer`` a host) in its own
+    short transaction, apart from the host's session."""
     values: dict[str, object] = {"path": path[:255], "ip": ip,
                                  "browser": browser_family(user_agent), "referrer": referrer}
     if when is not None:
@@ -138,6 +154,132 @@ def record_visit(engine: sa.Engine, table: sa.Table, *, path: str, ip: str | Non
         connection.execute(sa.insert(table).values(**values))
 
 
+def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings: Settings,
+                  visits: Sequence[Visit]) -> None:
+    """Store page views together: one transaction and one multi-row INSERT. The
+    IP is truncated and the referrer cut to its host here, off the pages' time."""
+    rows = []
+    for visit in visits:
+        ip = storable_ip(settings, visit.ip)
+        rows.append({
+            "path": visit.path[:255], "ip": ip, "browser": browser_family(visit.user_agent),
+            "referrer": referrer_host(visit.referrer, visit.own_host),
+            "visitor": visitor_hash(_salt(engine, salts, visit.when.date()), ip,
+                                    visit.user_agent),
+            "created_at": visit.when})
+    with engine.begin() as connection:
+        connection.execute(sa.insert(table), rows)
+
+
+#: A page view waits in memory at most this long before it is written, with
+#: every other one of that moment, in one transaction: one write per page view
+#: cost a commit (on SQLite a sync to disk) for every page the site served.
+FLUSH_SECONDS = 1.0
+#: ... or until this many are waiting.
+FLUSH_ROWS = 500
+#: A log that cannot be written (its database down) keeps no more than this:
+#: page views beyond it are not counted, and memory stays bounded.
+MAX_WAITING = 10_000
+#: Seconds without a page view before the writer's thread ends (a new one starts
+#: with the next view).
+IDLE = 5.0
+#: Hours and days are rolled up only this long after they end, so page views
+#: still waiting in another worker's memory are counted in them.
+SETTLE = dt.timedelta(seconds=30)
+
+
+class VisitWriter:
+    """One per process and app, started on demand (and again in a forked worker):
+    page views gathered in memory and written together about once a second."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.waiting: list[Visit] = []
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+        self.dropped = 0
+
+    def add(self, visit: Visit) -> None:
+        with self.lock:
+            if len(self.waiting) >= MAX_WAITING:
+                self.dropped += 1
+                return
+            self.waiting.append(visit)
+            if len(self.waiting) >= FLUSH_ROWS:
+                self.wake.set()
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()
+                self.waiting = self.waiting[-MAX_WAITING:]
+                self.thread = threading.Thread(target=self._run, name="privacy-visits",
+                                               daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        quiet = 0.0
+        while True:
+            self.wake.wait(FLUSH_SECONDS)
+            self.wake.clear()
+            if self.flush():
+                quiet = 0.0
+                continue
+            quiet += FLUSH_SECONDS
+            with self.lock:
+                if quiet >= IDLE and not self.waiting:
+                    self.thread = None
+                    return
+
+    def flush(self) -> int:
+        """Write what is waiting, now, in the caller's thread; how many were written."""
+        with self.lock:
+            batch, self.waiting = self.waiting, []
+            dropped, self.dropped = self.dropped, 0
+        if dropped:
+            log.warning("visit log: %d page views not counted (the log could not keep up)",
+                        dropped)
+        if not batch:
+            return 0
+        with self.app.app_context():
+            state = get_state()
+            models = state.models
+            try:
+                record_visits(state.db.engine, models.VisitLog.__table__,
+                              models.VisitSalt.__table__, state.settings, batch)
+            except Exception as exc:  # noqa: BLE001 - a visit log must never break a page
+                # The type only: a database error's text carries paths and IPs.
+                log.warning("visit log: could not record %d page view%s (%s)",
+                            len(batch), "" if len(batch) == 1 else "s", type(exc).__name__)
+                return 0
+        return len(batch)
+
+
+_writers: weakref.WeakKeyDictionary[Flask, VisitWriter] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def writer(app: Flask) -> VisitWriter:
+    with _writers_lock:
+        found = _writers.get(app)
+        if found is None:
+            found = _writers[app] = VisitWriter(app)
+    return found
+
+
+def flush(app: Flask) -> int:
+    """Write this process's waiting page views now (the analysis does this first;
+    a test can too). Other processes' follow within :data:`FLUSH_SECONDS`."""
+    found = _writers.get(app)
+    return found.flush() if found is not None else 0
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A worker that stops (gunicorn's graceful restart) writes what it counted."""
+    for found in list(_writers.values()):
+        found.flush()
+
+
 def _log_visit(response: Response) -> Response:
     if request.method != "GET" or response.status_code >= 400:
         return response
@@ -145,28 +287,13 @@ def _log_visit(response: Response) -> Response:
     if endpoint == "static" or endpoint.endswith(".static"):
         return response
     state = get_state()
-    engine, table = state.db.engine, state.models.VisitLog.__table__
-    salts = state.models.VisitSalt.__table__
     # The route, not the path: "/privacy/request/<token>" keeps no token, and no
     # query string (search terms) is ever stored.
     rule = request.url_rule.rule if request.url_rule is not None else request.path
-    settings, address, agent = state.settings, client_ip(state.settings), request.headers.get(
-        "User-Agent")
-    referrer, host = request.referrer, request.host
-
-    def write() -> None:
-        # After the response is closed the request's own session is gone, so the
-        # insert never waits on (or commits) the host's transaction; the IP is
-        # truncated and the referrer cut to its host here too, off the page's time.
-        try:
-            record_visit(engine, table, path=rule, ip=storable_ip(settings, address),
-                         user_agent=agent, referrer=referrer_host(referrer, host),
-                         salts=salts)
-        except Exception as exc:  # noqa: BLE001 - a visit log must never break the page
-            # The type only: a database error's text carries the path and IP.
-            log.warning("visit log: could not record a visit (%s)", type(exc).__name__)
-
-    response.call_on_close(write)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    writer(app).add(Visit(path=rule, ip=client_ip(state.settings),
+                          user_agent=request.headers.get("User-Agent"), when=utcnow(),
+                          referrer=request.referrer, own_host=request.host))
     return response
 
 
@@ -304,7 +431,8 @@ def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
     finished hours from their roll-ups (summed in SQL), the current hour from
     the log; unique visitors over the whole day (they do not add up by hour)."""
     today = now.date()
-    hours = _hours_done(today, now)
+    # An hour, likewise, once every worker has written its page views of it.
+    hours = _hours_done(today, now - SETTLE)
     _roll_up_hours(connection, daily, log_table, today, hours)
     counts: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
     # "path@09" -> "path"; grouped by its alias (the same expression twice would
@@ -349,7 +477,9 @@ def summary(state: State, days: int = DEFAULT_DAYS, now: dt.datetime | None = No
     now = now or utcnow()
     today = now.date()
     days = max(1, days)
-    roll_up(state, today, days)
+    flush(current_app._get_current_object())  # type: ignore[attr-defined]
+    # A day is rolled up once every worker has written its page views of it.
+    roll_up(state, min(today, (now - SETTLE).date()), days)
     models = state.models
     daily, log_table = models.VisitDaily.__table__, models.VisitLog.__table__
     first = today - dt.timedelta(days=days - 1)

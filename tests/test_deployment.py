@@ -7,6 +7,7 @@ and both its mails arrive. Bounded in requests and seconds; loopback only.
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -72,7 +73,10 @@ def visitor_post(base: str, index: int) -> int:
         return exc.code
 
 
-def test_two_gunicorn_workers_share_the_limit_and_lose_no_mail(pg_schema, inbox, smtp_port):
+@contextlib.contextmanager
+def gunicorn_site(pg_schema, smtp_port: int, **settings: str):
+    """The example site under gunicorn with two workers on a fresh PostgreSQL
+    schema and Redis: yields its base URL; stopped with SIGTERM (gracefully)."""
     gunicorn = shutil.which("gunicorn", path=str(BIN))
     if gunicorn is None:
         missing("gunicorn is not installed (pip install -e '.[test]')")
@@ -93,9 +97,9 @@ def test_two_gunicorn_workers_share_the_limit_and_lose_no_mail(pg_schema, inbox,
         "WEBENCE_PRIVACY_HASH_KEY": "deploy-test-hash-key",
         "WEBENCE_PRIVACY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
         "WEBENCE_RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        "WEBENCE_PRIVACY_CONTACT_RATE_LIMIT": "5 per hour",
         "WEBENCE_MAIL_SERVER": "127.0.0.1",
         "WEBENCE_MAIL_PORT": str(smtp_port),
+        **{f"WEBENCE_{key}": value for key, value in settings.items()},
     }
     flask = str(BIN / "flask")
     subprocess.run([flask, "privacy", "init-db"], cwd=ROOT, env=env, check=True,
@@ -110,7 +114,21 @@ def test_two_gunicorn_workers_share_the_limit_and_lose_no_mail(pg_schema, inbox,
             assert server.poll() is None, server.stdout.read().decode()
             assert time.monotonic() < deadline, "gunicorn did not start within 30 s"
             time.sleep(0.1)
-        base = f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        server.stdout.close()
+
+
+def test_two_gunicorn_workers_share_the_limit_and_lose_no_mail(pg_schema, inbox, smtp_port):
+    engine, schema = pg_schema
+    with gunicorn_site(pg_schema, smtp_port, PRIVACY_CONTACT_RATE_LIMIT="5 per hour") as (
+            base, _):
         statuses = [visitor_post(base, i) for i in range(8)]
         last = time.monotonic()
         # Five per hour from this IP, whichever worker answers: 5 taken, 3 refused.
@@ -132,11 +150,38 @@ def test_two_gunicorn_workers_share_the_limit_and_lose_no_mail(pg_schema, inbox,
                 break
             time.sleep(0.05)
         assert statuses == {"sent": 10}
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
-        server.stdout.close()
+
+
+def test_page_views_are_written_in_batches_and_none_is_lost_at_a_stop(pg_schema, smtp_port):
+    """The visit log under gunicorn: page views reach the database within seconds,
+    many to a transaction (not a commit per page); a graceful stop writes the
+    ones still waiting in each worker's memory."""
+    engine, schema = pg_schema
+
+    def logged() -> tuple[int, int]:
+        with engine.connect() as conn:
+            # Rows written by one transaction share its xmin.
+            return tuple(conn.execute(sa.text(
+                f'SELECT count(*), count(DISTINCT xmin::text) FROM "{schema}".privacy_visit_log'
+            )).one())
+
+    with gunicorn_site(pg_schema, smtp_port) as (base, server):
+        for _ in range(40):
+            with urllib.request.urlopen(base + "/privacy/", timeout=10) as page:
+                assert page.status == 200
+        deadline = time.monotonic() + 10
+        while logged()[0] < 40 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        views, transactions = logged()
+        assert views == 40
+        assert transactions <= 10, transactions
+        for _ in range(10):
+            with urllib.request.urlopen(base + "/privacy/cookies", timeout=10) as page:
+                assert page.status == 200
+        server.terminate()  # at once: the last views are still in memory
+        assert server.wait(10) == 0
+    assert logged()[0] == 50
+    with engine.connect() as conn:
+        paths = dict(conn.execute(sa.text(
+            f'SELECT path, count(*) FROM "{schema}".privacy_visit_log GROUP BY path')).all())
+    assert paths == {"/privacy/": 40, "/privacy/cookies": 10}
