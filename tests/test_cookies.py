@@ -259,3 +259,34 @@ def test_choose_per_type_from_the_banner_returns_to_the_page(site):
     assert response.headers["Location"] in ("/", "https://webence.test/")
     assert [(r.purpose, r.action) for r in ledger(site)] == [
         ("cookies:analytic", "withdrawn"), ("cookies:marketing", "given")]
+
+
+def test_the_kept_privacy_page_gives_each_visitor_their_own_working_token(site):
+    """The privacy page is rendered once and kept (same language, URL and banner
+    state); what differs per visitor still does: the banner's token, and the
+    banner itself once a visitor has chosen."""
+    anna, ben = site.test_client(), site.test_client()
+    token_of = {}
+    for name, client in (("anna", anna), ("ben", ben)):
+        token_of[name] = csrf_token(client, "/privacy/")
+        assert "\x00" not in client.get("/privacy/").get_data(as_text=True)
+    assert token_of["anna"] != token_of["ben"]
+    # Ben's token is no good in Anna's browser: nothing is saved.
+    refused = anna.post("/privacy/cookies", data={
+        "csrf_token": token_of["ben"], "choice": "all", "next": "/privacy/", "via": "banner"})
+    assert refused.status_code == 400 and ledger(site) == []
+    # Her own works, and her next privacy page has no banner; Ben's still has.
+    taken = anna.post("/privacy/cookies", data={
+        "csrf_token": token_of["anna"], "choice": "all", "next": "/privacy/", "via": "banner"})
+    assert taken.status_code == 303
+    assert [r.action for r in ledger(site)] == ["given", "given"]
+    assert 'value="all"' not in anna.get("/privacy/").get_data(as_text=True)
+    assert 'value="all"' in ben.get("/privacy/").get_data(as_text=True)
+    # Another language, and a URL with another query, are pages of their own:
+    # each banner and language link sends the visitor back where they were.
+    english = ben.get("/privacy/?lang=en").get_data(as_text=True)
+    assert 'lang="en"' in english and "Accept all" in english
+    assert 'name="next" value="/privacy/?lang=en"' in english
+    tagged = ben.get("/privacy/?ref=mail").get_data(as_text=True)
+    assert 'name="next" value="/privacy/?ref=mail"' in tagged
+    assert "next=/privacy/?ref%3Dmail" in tagged or "next=%2Fprivacy%2F%3Fref%3Dmail" in tagged

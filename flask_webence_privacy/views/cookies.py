@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, after_this_request, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -97,6 +106,7 @@ def _saved_url() -> str:
 #: Stand-ins for the per-visitor values in the cached banner (no template output
 #: can hold a NUL, so none is mistaken for them).
 _TOKEN, _NEXT, _NEXT_QUERY = "\x00token\x00", "\x00next\x00", "\x00next-query\x00"
+_STAND_IN_KEPT = "_webence_privacy_stand_in_kept"
 
 
 def banner() -> Markup:
@@ -135,7 +145,24 @@ def banner() -> Markup:
             types=[{"statement": cookies.statement(state.settings, kind, language)}
                    for kind in cookies.optional_types(state.settings)]))
         state.page_cache[key] = cached
-    html = (str(cached).replace(_TOKEN, str(escape(generate_csrf())))
-            .replace(_NEXT_QUERY, str(escape(quote(here, safe="/"))))
+    html = (str(cached).replace(_NEXT_QUERY, str(escape(quote(here, safe="/"))))
             .replace(_NEXT, str(escape(here))))
-    return Markup(html)  # noqa: S704
+    if g.get(_STAND_IN_KEPT):
+        return Markup(html)  # noqa: S704 - the page is kept; fill_token() puts it in
+    return Markup(fill_token(html))  # noqa: S704
+
+
+def fill_token(html: str) -> str:
+    """Put this visitor's CSRF token into HTML made with the banner's stand-in."""
+    return html.replace(_TOKEN, str(escape(generate_csrf()))) if _TOKEN in html else html
+
+
+def render_keepable(template: str, **context: Any) -> str:
+    """Render a page that is the same for every visitor but for the banner's CSRF
+    token, with the token's stand-in left in: the page can be kept, and each
+    visitor's token put in by :func:`fill_token`."""
+    g.setdefault(_STAND_IN_KEPT, True)
+    try:
+        return render_template(template, **context)
+    finally:
+        g.pop(_STAND_IN_KEPT, None)

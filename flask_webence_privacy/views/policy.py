@@ -6,16 +6,28 @@ import datetime as dt
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import policy
+from .. import cookies, policy
+from ..config import DEFAULT_BASE_TEMPLATE
 from ..language import current_language
 from ..state import State, get_state
 from .common import render, safe_next, set_language_cookie
+from .cookies import fill_token, render_keepable
 
-#: Articles kept at most (languages x versions x days x mounts); then all go.
+#: Articles and pages kept at most (languages x versions x days x mounts x
+#: URLs x banner or not); then all go.
 PAGE_CACHE_SIZE = 32
 
 
@@ -52,10 +64,37 @@ def policy_page() -> Response:
         # Autoescaped by Jinja when rendered: safe to mark as markup.
         article = Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
                                          content=content, versions=_versions(state)))
-        if len(state.page_cache) >= PAGE_CACHE_SIZE:
-            state.page_cache.clear()  # yesterday's pages and old versions go together
-        state.page_cache[key] = article
-    return render("policy.html", article=article)
+        _keep(state, key, article)
+    if not _keepable(state):
+        return render("policy.html", article=article)
+    # With the package's own frame the whole page is the same for every visitor
+    # who asks it in one language at one URL, but for the cookie banner (shown
+    # or not) and its CSRF token: kept whole, the token put in per visitor.
+    asking = "banner" if cookies.needs_asking(state) else "no banner"
+    page_key = ("policy-page", *key, request.full_path, asking)
+    page = state.page_cache.get(page_key)
+    if page is None:
+        # Autoescaped by Jinja; the stand-in is replaced by an escaped token.
+        page = Markup(render_keepable("webence_privacy/policy.html",  # noqa: S704
+                                      article=article))
+        _keep(state, page_key, page)
+    return make_response(fill_token(str(page)))
+
+
+def _keep(state: State, key: tuple[str, ...], value: Markup) -> None:
+    if len(state.page_cache) >= PAGE_CACHE_SIZE:
+        state.page_cache.clear()  # yesterday's pages and old versions go together
+    state.page_cache[key] = value
+
+
+def _keepable(state: State) -> bool:
+    """A page can be kept whole in the package's own frame (a host's layout may
+    show per-visitor things: a name, a basket), at a URL without a query string
+    but ``?lang=`` (any other would make endless copies)."""
+    if state.settings.base_template != DEFAULT_BASE_TEMPLATE:
+        return False
+    args = request.args
+    return not args or (len(args) == 1 and args.get("lang") in state.settings.languages)
 
 
 def policy_version(version: str) -> BaseResponse:
