@@ -149,7 +149,17 @@ def test_pages_carry_security_headers(make_app):
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert "<script" not in response.get_data(as_text=True)
+    secure = make_app().test_client().get("/privacy/", base_url="https://webence.test")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    plain = make_app().test_client().get("/privacy/", base_url="http://webence.test")
+    assert "Strict-Transport-Security" not in plain.headers  # HSTS only over https
+    # Each once, also on a page kept whole and served again.
+    again = make_app().test_client()
+    again.get("/privacy/")
+    assert again.get("/privacy/").headers.getlist("Content-Security-Policy") == [csp]
 
 
 def test_templates_can_be_overridden_one_by_one(make_app, tmp_path):

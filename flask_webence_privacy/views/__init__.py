@@ -42,6 +42,18 @@ def source_period_named(state: State, name: str) -> str:
     return source_period(state.settings, source)
 
 
+#: What every page of the package answers with (a view's own value wins).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+#: ... and over https, HSTS too.
+SECURE_HEADERS = (*SECURITY_HEADERS,
+                  ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
+
 def register_views(app: Flask, state: State) -> None:
     bp = Blueprint(
         BLUEPRINT,
@@ -74,14 +86,12 @@ def register_views(app: Flask, state: State) -> None:
     @bp.after_request
     def security_headers(response: Response) -> Response:
         if get_state().settings.security_headers:
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            if request.is_secure:
-                response.headers.setdefault(
-                    "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-                )
+            # Each header unless the view set its own; one pass over the headers
+            # (setdefault would walk them once per header, on every page).
+            headers = response.headers
+            have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
+            wanted = SECURE_HEADERS if request.is_secure else SECURITY_HEADERS
+            headers.extend([(k, v) for k, v in wanted if k.lower() not in have])
         response.vary.update(("Accept-Language", "Cookie"))  # one header rewrite
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
         chosen = request.args.get("lang")
