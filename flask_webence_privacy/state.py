@@ -48,6 +48,8 @@ class State:
     periods: dict[str, PeriodText] = field(default_factory=dict)
     #: Rendered parts of pages that do not depend on the visitor (the policy's article).
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
+    #: Signed CSRF tokens handed out lately, by the visitor's raw token: (when, token).
+    csrf_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
     #: Texts fixed by the settings and the catalogs, made once per key (the exact
     #: wording a form's consent proves, per language): see :meth:`text`.
     texts: dict[tuple[str, ...], str] = field(default_factory=dict)

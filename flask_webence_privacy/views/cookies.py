@@ -6,6 +6,7 @@ Both post the same plain form (CSRF, no script); the rules live in
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -13,10 +14,12 @@ from flask import (
     Blueprint,
     Response,
     after_this_request,
+    current_app,
     g,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
@@ -154,7 +157,40 @@ def banner() -> Markup:
 
 def fill_token(html: str) -> str:
     """Put this visitor's CSRF token into HTML made with the banner's stand-in."""
-    return html.replace(_TOKEN, str(escape(generate_csrf()))) if _TOKEN in html else html
+    return html.replace(_TOKEN, str(escape(csrf_token()))) if _TOKEN in html else html
+
+
+#: A visitor's signed CSRF token is handed out again for this long (at most a
+#: tenth of its validity): signing one was a tenth of a kept page's time, on
+#: every page until the visitor answers the banner.
+TOKEN_REUSE_SECONDS = 60.0
+#: Visitors whose tokens are kept at once; then all go.
+TOKEN_REUSE_MAX = 4096
+
+
+def csrf_token() -> str:
+    """Flask-WTF's token for this visitor, the one signed for them in the last
+    minute if there is one: the same check accepts it (the raw token in their
+    session, the signature, an age within ``WTF_CSRF_TIME_LIMIT``)."""
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return str(generate_csrf())  # this request's own
+    limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    reuse = TOKEN_REUSE_SECONDS if limit is None else min(TOKEN_REUSE_SECONDS, limit / 10)
+    tokens = get_state().csrf_tokens
+    now = time.monotonic()
+    found = tokens.get(session.get(field) or "")
+    if found is not None and now - found[0] < reuse:
+        setattr(g, field, found[1])  # every form of this request gets the same
+        return found[1]
+    token = str(generate_csrf())
+    raw = session.get(field)  # made by generate_csrf for a visitor's first
+    if isinstance(raw, str):
+        if len(tokens) >= TOKEN_REUSE_MAX:
+            tokens.clear()
+        tokens[raw] = (now, token)
+    return token
 
 
 def render_keepable(template: str, **context: Any) -> str:
