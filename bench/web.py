@@ -181,7 +181,8 @@ def package_app(config: dict[str, Any]) -> Flask:
 
     app = Flask("site")
     app.config.update(BASE, **{k: v for k, v in demo.PRIVACY_CONFIG.items()
-                               if k != "PRIVACY_BASE_TEMPLATE"}, **config)
+                               if k != "PRIVACY_BASE_TEMPLATE"})
+    app.config.update(config)
     db = SQLAlchemy(app)
     privacy = Privacy(app, db=db)
     with app.app_context():
