@@ -159,7 +159,11 @@ def test_pages_carry_security_headers(make_app):
     # Each once, also on a page kept whole and served again.
     again = make_app().test_client()
     again.get("/privacy/")
-    assert again.get("/privacy/").headers.getlist("Content-Security-Policy") == [csp]
+    kept = again.get("/privacy/")
+    assert kept.headers.getlist("Content-Security-Policy") == [csp]
+    # No shared cache may give one visitor's page (language, banner) to another.
+    for page in (response, kept):
+        assert {v.strip() for v in page.headers["Vary"].split(",")} == {"Accept-Language", "Cookie"}
 
 
 def test_templates_can_be_overridden_one_by_one(make_app, tmp_path):

@@ -92,7 +92,11 @@ def register_views(app: Flask, state: State) -> None:
             have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
             wanted = SECURE_HEADERS if request.is_secure else SECURITY_HEADERS
             headers.extend([(k, v) for k, v in wanted if k.lower() not in have])
-        response.vary.update(("Accept-Language", "Cookie"))  # one header rewrite
+        # The page differs by language and by the visitor's cookies (the banner).
+        if "Vary" in response.headers:
+            response.vary.update(("Accept-Language", "Cookie"))  # one header rewrite
+        else:
+            response.headers["Vary"] = "Accept-Language, Cookie"
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
         chosen = request.args.get("lang")
         settings = get_state().settings
