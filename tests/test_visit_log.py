@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -125,3 +126,34 @@ def test_a_broken_visit_log_never_breaks_the_page_nor_logs_the_visitor(make_app,
     assert "203.0.113" not in caplog.text and "jan@example.nl" not in caplog.text
     with app.app_context():
         db.create_all()
+
+
+def test_page_views_reach_the_log_without_a_flush(make_app):
+    """The writer's own thread writes them within seconds, after the pages."""
+    app = make_app(setup=with_pages, PRIVACY_VISIT_LOG=True)
+    client = app.test_client()
+    for _ in range(3):
+        get(client, "/diensten")
+    db, _ = handles(app)
+    VisitLog = app.extensions["webence_privacy"].models.VisitLog
+    deadline = time.monotonic() + 10
+    count = 0
+    while count < 3 and time.monotonic() < deadline:
+        with app.app_context():
+            count = db.session.scalar(sa.select(sa.func.count()).select_from(VisitLog))
+            db.session.remove()
+        time.sleep(0.05)
+    assert count == 3
+
+
+def test_a_log_that_cannot_keep_up_keeps_a_bounded_number_and_says_so(
+        make_app, monkeypatch, caplog):
+    monkeypatch.setattr(visit_log, "MAX_WAITING", 2)
+    monkeypatch.setattr(visit_log, "FLUSH_SECONDS", 60)  # the thread waits: memory fills
+    app = make_app(setup=with_pages, PRIVACY_VISIT_LOG=True)
+    client = app.test_client()
+    for _ in range(5):
+        assert get(client, "/diensten").status_code == 200
+    assert visit_log.flush(app) == 2
+    assert "3 page views not counted" in caplog.text
+    assert len(visits(app)) == 2
