@@ -203,15 +203,16 @@ class VisitWriter:
 
     def add(self, visit: Visit) -> None:
         with self.lock:
+            if self.pid != os.getpid():
+                # A forked worker: what the parent was keeping is the parent's to write.
+                self.pid, self.thread, self.waiting, self.dropped = os.getpid(), None, [], 0
             if len(self.waiting) >= MAX_WAITING:
                 self.dropped += 1
                 return
             self.waiting.append(visit)
             if len(self.waiting) >= FLUSH_ROWS:
                 self.wake.set()
-            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
-                self.pid = os.getpid()
-                self.waiting = self.waiting[-MAX_WAITING:]
+            if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="privacy-visits",
                                                daemon=True)
                 self.thread.start()
@@ -233,6 +234,8 @@ class VisitWriter:
     def flush(self) -> int:
         """Write what is waiting, now, in the caller's thread; how many were written."""
         with self.lock:
+            if self.pid != os.getpid():  # a forked child's copy of its parent's
+                self.waiting, self.dropped = [], 0
             batch, self.waiting = self.waiting, []
             dropped, self.dropped = self.dropped, 0
         if dropped:

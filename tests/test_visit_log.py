@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 import pytest
@@ -157,3 +158,17 @@ def test_a_log_that_cannot_keep_up_keeps_a_bounded_number_and_says_so(
     assert visit_log.flush(app) == 2
     assert "3 page views not counted" in caplog.text
     assert len(visits(app)) == 2
+
+
+def test_a_forked_worker_never_writes_its_parents_page_views(make_app, monkeypatch):
+    """gunicorn forks its workers: views the parent holds are the parent's, so a
+    worker's flush (or its exit) writes none of them twice."""
+    monkeypatch.setattr(visit_log, "FLUSH_SECONDS", 60)
+    app = make_app(setup=with_pages, PRIVACY_VISIT_LOG=True)
+    get(app.test_client(), "/diensten")
+    pid = os.fork()
+    if pid == 0:  # the child: what it writes is what it counted itself (nothing)
+        os._exit(visit_log.flush(app))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [p for p, *_ in visits(app)] == ["/diensten"]
