@@ -55,6 +55,9 @@ class State:
     texts: dict[tuple[str, ...], str] = field(default_factory=dict)
     #: Per enumeration-sensitive form: the time its full answers take.
     floors: defaultdict[str, AnswerFloor] = field(default_factory=lambda: defaultdict(AnswerFloor))
+    #: Whether the templates of a kept page are all the package's own (None: not
+    #: looked yet): a host's override may show per-visitor things.
+    own_frame: bool | None = None
     #: What the first request found wrong with the package's tables (None: not
     #: looked yet; empty: all is well).
     schema_problems: list[str] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +179,28 @@ def test_templates_can_be_overridden_one_by_one(make_app, tmp_path):
     client = app.test_client()
     assert "Our own not-found page" in text(client.get("/privacy/versions/none"))
     assert "Privacybeleid" in text(client.get("/privacy/"))  # the others still the package's
+
+
+def test_a_page_in_a_hosts_own_frame_is_never_kept_for_the_next_visitor(make_app, tmp_path):
+    """A host may override the package's frame with one that greets the visitor:
+    then the page is made for each visitor, never kept and given to another."""
+    override = tmp_path / "templates" / "webence_privacy"
+    override.mkdir(parents=True)
+    frame = (Path(__file__).resolve().parent.parent / "flask_webence_privacy" / "templates"
+             / "webence_privacy" / "base.html").read_text()
+    (override / "base.html").write_text(frame.replace(
+        '<main id="main"', "<p>Hallo {{ request.cookies.get('who', '') }}</p><main id=\"main\""))
+
+    def setup(app, db, privacy):
+        app.template_folder = str(tmp_path / "templates")
+
+    app = make_app(setup=setup)
+    anna, ben = app.test_client(), app.test_client()
+    anna.set_cookie("who", "Anna", domain="webence.test")
+    ben.set_cookie("who", "Ben", domain="webence.test")
+    assert "Hallo Anna" in text(anna.get("/privacy/"))
+    assert "Hallo Ben" in text(ben.get("/privacy/"))
+    assert "Hallo Anna" in text(anna.get("/privacy/"))
 
 
 def test_custom_prefix(make_app):

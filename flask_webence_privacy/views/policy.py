@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     make_response,
     redirect,
     render_template,
@@ -23,7 +25,7 @@ from .. import cookies, policy
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..language import current_language
 from ..state import State, get_state
-from .common import render, safe_next, set_language_cookie
+from .common import PACKAGE, render, safe_next, set_language_cookie
 from .cookies import fill_token, render_keepable
 
 #: Articles and pages kept at most (languages x versions x days x mounts x
@@ -93,8 +95,28 @@ def _keepable(state: State) -> bool:
     but ``?lang=`` (any other would make endless copies)."""
     if state.settings.base_template != DEFAULT_BASE_TEMPLATE:
         return False
+    if state.own_frame is None:
+        state.own_frame = _package_files(KEPT_TEMPLATES)
+    if not state.own_frame:
+        return False
     args = request.args
     return not args or (len(args) == 1 and args.get("lang") in state.settings.languages)
+
+
+#: What a kept page is made of: each must be the package's own file (a host may
+#: override any of them, and theirs may show per-visitor things).
+KEPT_TEMPLATES = ("policy.html", "base.html", "_head.html", "_language_switch.html",
+                  "_cookie_banner.html")
+
+
+def _package_files(names: tuple[str, ...]) -> bool:
+    """True when each template ``webence_privacy/<name>`` is the package's own."""
+    own = PACKAGE / "templates"
+    for name in names:
+        filename = current_app.jinja_env.get_template(f"webence_privacy/{name}").filename
+        if filename is None or not Path(filename).resolve().is_relative_to(own):
+            return False
+    return True
 
 
 def policy_version(version: str) -> BaseResponse:
