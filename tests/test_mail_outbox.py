@@ -297,3 +297,47 @@ def test_a_stopped_watching_sender_finishes_its_mail_and_gives_the_rest_back(
     time.sleep(0.2)  # nothing more arrives after the stop
     assert len(inbox.messages) == sent
     assert len({m["To"] for m in inbox.messages}) == sent  # none twice
+
+
+@pytest.mark.parametrize("name", [
+    "Ëlise van den Bërg-Ünïcødé, Øresund Façades & Co.",
+    "B" * 200,                                   # one word as long as the form allows
+    "Jan " * 50,                                 # a long name of short words
+])
+def test_what_the_server_receives_is_plain_rfc_5322_whatever_the_name(make_app, inbox, name):
+    """The sender writes each mail's headers as stored (non-ASCII as RFC 2047
+    words) without folding them again: every line within 998 octets, CRLF
+    only, and the subject, sender and Reply-To read back exactly."""
+    app = make_app(PRIVACY_MAIL_DISPATCH="sender")
+    assert send_message(app, name=name, email="elise@example.nl").status_code == 200
+    result = app.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert "2 sent" in result.output, result.output
+    inbox.wait(2)
+    [notify] = inbox.to("info@webence.nl")
+    assert notify["Subject"] == f"Een vraag van {name.strip()}"
+    assert notify["Reply-To"].addresses[0].addr_spec == "elise@example.nl"
+    assert notify["From"].addresses[0].addr_spec
+    assert name.strip() in Inbox.text(notify)
+    for envelope in inbox.envelopes:
+        raw = envelope.content
+        assert b"\n" not in raw.replace(b"\r\n", b""), "a bare LF"
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        assert all(b < 128 for b in head), "a header that is not ASCII"
+
+
+def test_a_header_too_long_for_one_line_is_folded(make_app, inbox):
+    """No header the package writes comes near 998 octets, but a site's own
+    subject template that did gets it folded (Flask-Mail's way), not written
+    as an overlong line a server may refuse."""
+    def long_subject(app, db, privacy):
+        app.jinja_loader = DictLoader({
+            "webence_privacy/email/contact_ack.subject.txt": "Ontvangen " + "x" * 1500})
+
+    app = make_app(setup=long_subject, PRIVACY_MAIL_DISPATCH="sender")
+    send_message(app)
+    app.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    [ack] = inbox.wait_to("bram@example.nl")
+    assert ack["Subject"].replace(" ", "") == "Ontvangen" + "x" * 1500
+    raw = next(e.content for e in inbox.envelopes if b"bram@example.nl" in e.content)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
