@@ -2,8 +2,9 @@
 several workers on PostgreSQL, Redis for the limits, mail to a counting SMTP
 server; clients mix GET /privacy/ with whole contact flows (form, fresh CSRF
 token, POST). Prints requests/s, p50/p95/p99, errors, and checks that stored
-messages equal accepted POSTs and that twice as many mails arrive within 10 s of
-the last request.
+messages equal accepted POSTs, that twice as many mails arrive within 10 s of
+the last request, and that the visit log holds every page view served by then
+(written in batches: it says in how many transactions).
 
     python -m bench.load [--workers 4] [--clients 8] [--requests 400]
 """
@@ -85,7 +86,8 @@ def main() -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(base + "/privacy/", timeout=1).read()
+                # A static file: not a page view, so the log holds the clients' only.
+                urllib.request.urlopen(base + "/privacy/static/privacy.css", timeout=1).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -93,13 +95,13 @@ def main() -> None:
                 time.sleep(0.1)
         latencies: list[float] = []
         errors: list[str] = []
-        accepted = 0
+        accepted = served = 0
         lock = threading.Lock()
         budget = iter(range(args.requests))
         stop_at = time.monotonic() + args.seconds
 
         def client(index: int) -> None:
-            nonlocal accepted
+            nonlocal accepted, served
             jar = http.cookiejar.CookieJar()
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
             for n in budget:
@@ -109,6 +111,8 @@ def main() -> None:
                 try:
                     if n % 2:
                         opener.open(base + "/privacy/", timeout=10).read()
+                        with lock:
+                            served += 1
                     else:
                         page = opener.open(base + "/privacy/contact", timeout=10).read().decode()
                         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
@@ -117,9 +121,11 @@ def main() -> None:
                             "csrf_token": token, "purpose": "quote", "name": f"Load {n}",
                             "email": f"load{n}@example.nl", "message": "Een offerte, graag.",
                             "age_ok": "y"}).encode()
+                        # The form, and the thanks page the POST's 303 leads to.
                         opener.open(base + "/privacy/contact", data=body, timeout=10).read()
                         with lock:
                             accepted += 1
+                            served += 2
                 except (urllib.error.URLError, OSError, AttributeError) as exc:
                     with lock:
                         errors.append(type(exc).__name__)
@@ -138,6 +144,19 @@ def main() -> None:
         while counter.count < 2 * accepted and time.monotonic() < last + 10:
             time.sleep(0.05)
         delivered_in = time.monotonic() - last
+
+        def logged() -> tuple[int, int]:
+            with engine.connect() as conn:
+                # Rows written by one transaction share its xmin.
+                views, transactions = conn.execute(sa.text(
+                    f'SELECT count(*), count(DISTINCT xmin::text) FROM "{schema}".privacy_visit_log'
+                )).one()
+            return int(views), int(transactions)
+
+        while logged()[0] < served and time.monotonic() < last + 10:
+            time.sleep(0.05)
+        views, transactions = logged()
+        logged_in = time.monotonic() - last
         with engine.connect() as conn:
             stored = conn.execute(sa.text(
                 f'SELECT count(*) FROM "{schema}".privacy_contact_message')).scalar()
@@ -148,7 +167,10 @@ def main() -> None:
               f"p99 {q[98] * 1000:.0f} ms; errors {len(errors)} {sorted(set(errors))}")
         print(f"contact POSTs accepted {accepted}, messages stored {stored}; mails delivered "
               f"{counter.count} of {2 * accepted} within {delivered_in:.1f} s of the last request")
-        ok = stored == accepted and counter.count == 2 * accepted and not errors
+        print(f"page views served {served}, logged {views} within {logged_in:.1f} s of the last "
+              f"request, in {transactions} transactions")
+        ok = (stored == accepted and counter.count == 2 * accepted and not errors
+              and views == served)
         print("OK" if ok else "MISMATCH")
         if not ok:
             raise SystemExit(1)
