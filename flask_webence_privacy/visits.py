@@ -294,9 +294,11 @@ def _log_visit(response: Response) -> Response:
     # query string (search terms) is ever stored.
     rule = request.url_rule.rule if request.url_rule is not None else request.path
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    environ = request.environ  # read once: this runs on every page of the site
+    referrer = environ.get("HTTP_REFERER")
     writer(app).add(Visit(path=rule, ip=client_ip(state.settings),
-                          user_agent=request.headers.get("User-Agent"), when=utcnow(),
-                          referrer=request.referrer, own_host=request.host))
+                          user_agent=environ.get("HTTP_USER_AGENT"), when=utcnow(),
+                          referrer=referrer, own_host=request.host if referrer else None))
     return response
 
 
