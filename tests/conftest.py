@@ -26,7 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_webence_privacy import Privacy, mail
+from flask_webence_privacy import Privacy, mail, visits
 from flask_webence_privacy.models import utcnow
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
@@ -321,6 +321,9 @@ class AppFactory:
             # The background sender may still be rendering or sending a mail of
             # the test: let it finish before its tables go.
             mail.worker(app).drain()
+            # And the visit log writes the page views it holds (as at a
+            # worker's exit), not after the tables are gone.
+            visits.flush(app)
             with app.app_context():
                 db.session.remove()
                 db.drop_all()
