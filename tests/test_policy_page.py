@@ -207,3 +207,17 @@ def test_custom_prefix(make_app):
     client = make_app(PRIVACY_URL_PREFIX="/privacyverklaring").test_client()
     assert client.get("/privacyverklaring/").status_code == 200
     assert client.get("/privacy/").status_code == 404
+
+
+def test_only_the_plain_and_lang_urls_are_kept_so_no_url_grows_the_memory(make_app):
+    app = make_app()
+    client = app.test_client()
+    kept = app.extensions["webence_privacy"].page_cache
+    for url in ("/privacy/", "/privacy/?lang=en", "/privacy/?lang=nl"):
+        assert client.get(url).status_code == 200
+    settled = len(kept)
+    for n in range(20):  # what a crawler, a campaign link or a prankster adds
+        for url in (f"/privacy/?ref={n}&lang=en", "/privacy/?" + "&".join(["lang=en"] * (n + 2))):
+            page = client.get(url)
+            assert page.status_code == 200 and "Privacy policy" in text(page)
+    assert len(kept) == settled

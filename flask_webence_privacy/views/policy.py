@@ -28,9 +28,9 @@ from ..state import State, get_state
 from .common import PACKAGE, render, safe_next, set_language_cookie
 from .cookies import fill_token, render_keepable
 
-#: Articles and pages kept at most (languages x versions x days x mounts x
-#: URLs x banner or not); then all go.
-PAGE_CACHE_SIZE = 32
+#: Articles, banners and pages kept at most (per language, version, day, mount,
+#: URL and banner or not: a four-language site keeps about 40); then all go.
+PAGE_CACHE_SIZE = 128
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -92,15 +92,15 @@ def _keep(state: State, key: tuple[str, ...], value: Markup) -> None:
 def _keepable(state: State) -> bool:
     """A page can be kept whole in the package's own frame (a host's layout may
     show per-visitor things: a name, a basket), at a URL without a query string
-    but ``?lang=`` (any other would make endless copies)."""
+    but exactly ``?lang=<a site language>`` (any other would make endless copies)."""
     if state.settings.base_template != DEFAULT_BASE_TEMPLATE:
         return False
     if state.own_frame is None:
         state.own_frame = _package_files(KEPT_TEMPLATES)
     if not state.own_frame:
         return False
-    args = request.args
-    return not args or (len(args) == 1 and args.get("lang") in state.settings.languages)
+    query = request.query_string.decode("latin-1")
+    return not query or query in {f"lang={code}" for code in state.settings.languages}
 
 
 #: What a kept page is made of: each must be the package's own file (a host may
