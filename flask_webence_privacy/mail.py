@@ -251,16 +251,19 @@ def _sender(settings: Settings) -> str | tuple[str, str]:
     return configured or (settings.controller_name, settings.contact_email)
 
 
-#: How a mail is written: headers as Flask-Mail stored them (any non-ASCII text
-#: already RFC 2047 words), CRLF line ends, nothing folded again. Flask-Mail's
-#: SMTP policy parsed every header once more to fold it: half of a mail's
-#: sending time, for the same message.
+#: How a mail is written: headers as Flask-Mail stored them (its subject and
+#: addresses already RFC 2047 words where they are not ASCII), CRLF line ends,
+#: nothing folded again. Flask-Mail's SMTP policy parsed every header once more
+#: to fold it: about half of the time to send a mail, for a mail that reads the
+#: same.
 _WRITE_POLICY = email.policy.compat32.clone(linesep="\r\n", max_line_length=None)
 #: RFC 5322's limit for any line of a message.
 MAX_LINE = 998
 
 
 class _Message(Message):
+    """Flask-Mail's message, written without folding its headers again."""
+
     def as_bytes(self) -> bytes:
         built = self._message()
         built.policy = email.policy.compat32  # its headers are read as stored, too

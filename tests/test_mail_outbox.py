@@ -341,3 +341,21 @@ def test_a_header_too_long_for_one_line_is_folded(make_app, inbox):
     assert ack["Subject"].replace(" ", "") == "Ontvangen" + "x" * 1500
     raw = next(e.content for e in inbox.envelopes if b"bram@example.nl" in e.content)
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_a_sites_own_header_with_non_ascii_text_arrives_readable(make_app, inbox):
+    """Flask-Mail's own writing raises on such a header (it leaves it unencoded);
+    the package writes it as RFC 2047 words."""
+    app = make_app(PRIVACY_MAIL_DISPATCH="sender")
+    state = app.extensions["webence_privacy"]
+    with app.app_context():
+        mail.queue_all(state, [mail.Outgoing(
+            kind="contact-ack", to="lezer@example.nl", template="contact_ack", language="nl",
+            headers={"X-Webence-Note": "Één tést van de site"},
+            context={"purpose_label": "Een vraag", "controller_name": "Webence",
+                     "contact_email": "info@webence.nl"})])
+        state.db.session.commit()
+    result = app.test_cli_runner().invoke(args=["privacy", "send-mail"])
+    assert "1 sent" in result.output, result.output
+    [received] = inbox.wait_to("lezer@example.nl")
+    assert received["X-Webence-Note"] == "Één tést van de site"
