@@ -26,10 +26,6 @@ PREFIX = "PRIVACY_"
 #: Localised text: a plain string, or a mapping of language code to string.
 Text = str | Mapping[str, str]
 
-#: The package's own page frame. Pages in it hold nothing per visitor but the
-#: cookie banner's token, so the privacy page can be kept whole.
-DEFAULT_BASE_TEMPLATE = "webence_privacy/base.html"
-
 DEFAULTS: dict[str, Any] = {
     # Required; no default. Listed so the reference below is complete.
     "CONTROLLER_NAME": None,
@@ -40,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_EMAIL": None,
     "MAIL_SENDER": None,
     "URL_PREFIX": "/privacy",
-    "BASE_TEMPLATE": DEFAULT_BASE_TEMPLATE,
+    "BASE_TEMPLATE": "webence_privacy/base.html",
     "LANGUAGES": ("nl", "en"),
     "DEFAULT_LANGUAGE": "nl",
     "MIN_CONSENT_AGE": 16,

@@ -25,6 +25,11 @@ from .timing import AnswerFloor
 EXTENSION_KEY = "webence_privacy"
 
 
+#: Rendered parts kept at most (per language, version, day, mount, URL and banner
+#: or not: a four-language site keeps about 40); then all go.
+PAGE_CACHE_SIZE = 128
+
+
 @dataclass
 class State:
     """One app's privacy state: its settings, models, and sources of personal data."""
@@ -46,7 +51,8 @@ class State:
     #: How long the data of extra rules is kept, worded for the pages, by rule
     #: name ("VisitLog", "CookieChoice"): each the feature's own function.
     periods: dict[str, PeriodText] = field(default_factory=dict)
-    #: Rendered parts of pages that do not depend on the visitor (the policy's article).
+    #: Rendered parts of pages that do not depend on the visitor (the policy's
+    #: article, the banner, whole privacy pages): see :meth:`kept`.
     page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
     #: Signed CSRF tokens handed out lately, by the visitor's raw token: (when, token).
     csrf_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
@@ -68,6 +74,17 @@ class State:
         found = self.texts.get(key)
         if found is None:
             found = self.texts[key] = make()
+        return found
+
+    def kept(self, key: tuple[str, ...], make: Callable[[], Markup]) -> Markup:
+        """``make()``, rendered once for ``key`` and kept; at
+        :data:`PAGE_CACHE_SIZE` parts all go (yesterday's pages and old versions
+        with them)."""
+        found = self.page_cache.get(key)
+        if found is None:
+            if len(self.page_cache) >= PAGE_CACHE_SIZE:
+                self.page_cache.clear()
+            found = self.page_cache[key] = make()
         return found
 
     @property

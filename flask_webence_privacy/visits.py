@@ -138,35 +138,20 @@ class Visit:
     own_host: str | None = None
 
 
-def _row(engine: sa.Engine, salts: sa.Table | None, *, path: str, ip: str | None,
-         user_agent: str | None, when: dt.datetime, referrer: str | None) -> dict[str, Any]:
-    """What the log keeps of a page view (``ip`` already truncated, ``referrer``
-    a host): the route, the browser family and, under the day's salt, the hash."""
-    values: dict[str, Any] = {"path": path[:255], "ip": ip, "browser": browser_family(user_agent),
-                              "referrer": referrer, "created_at": when}
-    if salts is not None:
-        values["visitor"] = visitor_hash(_salt(engine, salts, when.date()), ip, user_agent)
-    return values
-
-
-def record_visit(engine: sa.Engine, table: sa.Table, *, path: str, ip: str | None,
-                 user_agent: str | None, when: dt.datetime | None = None,
-                 referrer: str | None = None, salts: sa.Table | None = None) -> None:
-    """Store one visit (``ip`` already truncated, ``referrer`` a host) in its own
-    short transaction, apart from the host's session."""
-    row = _row(engine, salts, path=path, ip=ip, user_agent=user_agent, when=when or utcnow(),
-               referrer=referrer)
-    with engine.begin() as connection:
-        connection.execute(sa.insert(table).values(**row))
-
-
 def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings: Settings,
                   visits: Sequence[Visit]) -> None:
-    """Store page views together: one transaction and one multi-row INSERT. The
-    IP is truncated and the referrer cut to its host here, off the pages' time."""
-    rows = [_row(engine, salts, path=visit.path, ip=storable_ip(settings, visit.ip),
-                 user_agent=visit.user_agent, when=visit.when,
-                 referrer=referrer_host(visit.referrer, visit.own_host)) for visit in visits]
+    """Store page views together: one transaction and one multi-row INSERT. What
+    the log keeps is made here, off the pages' time: the route, the IP truncated,
+    the browser family, the referrer's host and, under the day's salt, the hash."""
+    rows = []
+    for visit in visits:
+        ip = storable_ip(settings, visit.ip)
+        rows.append({
+            "path": visit.path[:255], "ip": ip, "browser": browser_family(visit.user_agent),
+            "referrer": referrer_host(visit.referrer, visit.own_host),
+            "visitor": visitor_hash(_salt(engine, salts, visit.when.date()), ip,
+                                    visit.user_agent),
+            "created_at": visit.when})
     with engine.begin() as connection:
         connection.execute(sa.insert(table), rows)
 

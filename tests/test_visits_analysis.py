@@ -42,9 +42,13 @@ def rows(app, query):
 def seed(app, when, path="/diensten", ip="192.0.2.0", agent=FIREFOX, referrer=None):
     VisitLog, _, VisitSalt = tables(app)
     db, _ = handles(app)
+    settings = app.extensions["webence_privacy"].settings
     with app.app_context():
-        visits.record_visit(db.engine, VisitLog.__table__, path=path, ip=ip, user_agent=agent,
-                            when=when, referrer=referrer, salts=VisitSalt.__table__)
+        # The writer's own path, as if a page had been served at ``when``.
+        visits.record_visits(db.engine, VisitLog.__table__, VisitSalt.__table__, settings, [
+            visits.Visit(path=path, ip=ip, user_agent=agent, when=when,
+                         referrer=f"https://{referrer}/" if referrer else None,
+                         own_host="webence.test")])
 
 
 def test_unique_visitors_are_counted_per_day_and_not_linked_across_days(make_app):

@@ -135,19 +135,20 @@ def banner() -> Markup:
     # reason.
     key = ("cookie-banner", language, current_version(state.settings).version,
            keep.get("lang", ""), request.script_root)
-    cached = state.page_cache.get(key)
-    if cached is None:
+
+    def make() -> Markup:
         values: dict[str, Any] = dict(keep)
         settings_page = url_for(f"{BLUEPRINT}.cookies", **values)
         join = "&" if "?" in settings_page else "?"
         # The template autoescapes everything it puts in; the result is safe HTML.
-        cached = Markup(render_template(  # noqa: S704
+        return Markup(render_template(  # noqa: S704
             "webence_privacy/_cookie_banner.html", csrf_token=_TOKEN, next=_NEXT,
             settings_url=f"{settings_page}{join}next={_NEXT_QUERY}",
             title=_("Cookies on this website"),
             types=[{"statement": cookies.statement(state.settings, kind, language)}
                    for kind in cookies.optional_types(state.settings)]))
-        state.page_cache[key] = cached
+
+    cached = state.kept(key, make)
     html = (str(cached).replace(_NEXT_QUERY, str(escape(quote(here, safe="/"))))
             .replace(_NEXT, str(escape(here))))
     if g.get(_STAND_IN_KEPT):

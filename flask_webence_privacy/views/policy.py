@@ -22,15 +22,10 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import cookies, policy
-from ..config import DEFAULT_BASE_TEMPLATE
 from ..language import current_language
 from ..state import State, get_state
 from .common import PACKAGE, render, safe_next, set_language_cookie
 from .cookies import fill_token, render_keepable
-
-#: Articles, banners and pages kept at most (per language, version, day, mount,
-#: URL and banner or not: a four-language site keeps about 40); then all go.
-PAGE_CACHE_SIZE = 128
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -60,60 +55,53 @@ def policy_page() -> Response:
     language = current_language()
     version = policy.current_version(state.settings)
     key = (language, version.version, dt.date.today().isoformat(), request.script_root)
-    article = state.page_cache.get(key)
-    if article is None:
+
+    def article_html() -> Markup:
         content = policy.page_content(state.settings, state.sources, language, state.periods)
         # Autoescaped by Jinja when rendered: safe to mark as markup.
-        article = Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
-                                         content=content, versions=_versions(state)))
-        _keep(state, key, article)
+        return Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
+                                      content=content, versions=_versions(state)))
+
+    article = state.kept(key, article_html)
     if not _keepable(state):
         return render("policy.html", article=article)
     # With the package's own frame the whole page is the same for every visitor
     # who asks it in one language at one URL, but for the cookie banner (shown
     # or not) and its CSRF token: kept whole, the token put in per visitor.
     asking = "banner" if cookies.needs_asking(state) else "no banner"
-    page_key = ("policy-page", *key, request.full_path, asking)
-    page = state.page_cache.get(page_key)
-    if page is None:
+
+    def page_html() -> Markup:
         # Autoescaped by Jinja; the stand-in is replaced by an escaped token.
-        page = Markup(render_keepable("webence_privacy/policy.html",  # noqa: S704
+        return Markup(render_keepable("webence_privacy/policy.html",  # noqa: S704
                                       article=article))
-        _keep(state, page_key, page)
+
+    page = state.kept(("policy-page", *key, request.full_path, asking), page_html)
     return make_response(fill_token(str(page)))
 
 
-def _keep(state: State, key: tuple[str, ...], value: Markup) -> None:
-    if len(state.page_cache) >= PAGE_CACHE_SIZE:
-        state.page_cache.clear()  # yesterday's pages and old versions go together
-    state.page_cache[key] = value
-
-
 def _keepable(state: State) -> bool:
-    """A page can be kept whole in the package's own frame (a host's layout may
-    show per-visitor things: a name, a basket), at a URL without a query string
-    but exactly ``?lang=<a site language>`` (any other would make endless copies)."""
-    if state.settings.base_template != DEFAULT_BASE_TEMPLATE:
-        return False
+    """A page can be kept whole in the package's own frame (a host's layout, or
+    its override of one of the page's templates, may show per-visitor things: a
+    name, a basket), at a URL without a query string but exactly
+    ``?lang=<a site language>`` (any other would make endless copies)."""
     if state.own_frame is None:
-        state.own_frame = _package_files(KEPT_TEMPLATES)
+        state.own_frame = _package_files((*KEPT_TEMPLATES, state.settings.base_template))
     if not state.own_frame:
         return False
     query = request.query_string.decode("latin-1")
     return not query or query in {f"lang={code}" for code in state.settings.languages}
 
 
-#: What a kept page is made of: each must be the package's own file (a host may
-#: override any of them, and theirs may show per-visitor things).
-KEPT_TEMPLATES = ("policy.html", "base.html", "_head.html", "_language_switch.html",
-                  "_cookie_banner.html")
+#: What a kept page is made of besides its frame (``PRIVACY_BASE_TEMPLATE``).
+KEPT_TEMPLATES = ("webence_privacy/policy.html", "webence_privacy/_head.html",
+                  "webence_privacy/_language_switch.html", "webence_privacy/_cookie_banner.html")
 
 
 def _package_files(names: tuple[str, ...]) -> bool:
-    """True when each template ``webence_privacy/<name>`` is the package's own."""
+    """True when each template of ``names`` is the package's own file."""
     own = PACKAGE / "templates"
     for name in names:
-        filename = current_app.jinja_env.get_template(f"webence_privacy/{name}").filename
+        filename = current_app.jinja_env.get_template(name).filename
         if filename is None or not Path(filename).resolve().is_relative_to(own):
             return False
     return True
