@@ -32,7 +32,7 @@ from . import (
 from .cli import privacy_cli
 from .config import ConfigurationError, Text
 from .labels import Label, ValueLabels
-from .language import select_locale
+from .language import locale_selector
 from .models import HoldRow, get_models
 from .registry import EraseMode, Source, check_categories, make_source
 from .requests import erasure, export, lifecycle
@@ -92,7 +92,7 @@ class Privacy:
 
         setup_mail(app)
         setup_session_cookie(app)
-        setup_babel(app, select_locale)
+        setup_babel(app, locale_selector)
         state = State(
             privacy=self, db=db, models=models, settings=settings,
             limiter=setup_limiter(app, settings), csrf=setup_csrf(app),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import has_request_context, request
 from flask_babel import get_locale
 
@@ -9,6 +10,15 @@ from .state import get_state
 
 #: Cookie holding the visitor's language choice: functional, no identifier in it.
 LANGUAGE_COOKIE = "privacy_lang"
+
+#: Accept-Language headers seen, with the site language each one chose: browsers
+#: send a handful of distinct values, and parsing one on every page was a tenth
+#: of a kept privacy page. Cleared whole when full, so it stays bounded.
+_ACCEPTED: dict[tuple[str, tuple[str, ...]], str] = {}
+_ACCEPTED_MAX = 1024
+#: One babel Locale per code (Flask-Babel parses a selector's string again on
+#: every request; a Locale it takes as it is).
+_LOCALES: dict[str, Locale] = {}
 
 
 def select_locale() -> str:
@@ -19,10 +29,30 @@ def select_locale() -> str:
     settings = get_state().settings
     if not has_request_context():
         return settings.default_language
-    for candidate in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+    # Without a query string there is no ?lang= (and no query to parse).
+    asked = request.args.get("lang") if request.query_string else None
+    for candidate in (asked, request.cookies.get(LANGUAGE_COOKIE)):
         if candidate in settings.languages:
             return candidate
-    return request.accept_languages.best_match(settings.languages) or settings.default_language
+    header = request.headers.get("Accept-Language", "")
+    key = (header, settings.languages)
+    found = _ACCEPTED.get(key)
+    if found is None:
+        found = request.accept_languages.best_match(settings.languages) or \
+            settings.default_language
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        _ACCEPTED[key] = found
+    return found
+
+
+def locale_selector() -> Locale:
+    """:func:`select_locale` as the Locale Flask-Babel keeps for the request."""
+    code = select_locale()
+    found = _LOCALES.get(code)
+    if found is None:
+        found = _LOCALES[code] = Locale.parse(code)
+    return found
 
 
 def current_language() -> str:

@@ -6,6 +6,7 @@ import logging
 import warnings
 from collections.abc import Callable
 
+from babel import Locale
 from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -23,7 +24,7 @@ def setup_mail(app: Flask) -> None:
         Mail(app)
 
 
-def setup_babel(app: Flask, locale_selector: Callable[[], str]) -> None:
+def setup_babel(app: Flask, locale_selector: Callable[[], str | Locale]) -> None:
     if "babel" not in app.extensions:
         Babel(app, locale_selector=locale_selector)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from markupsafe import Markup
 
 from .config import Settings
 from .models import Models
@@ -28,6 +28,8 @@ EXTENSION_KEY = "webence_privacy"
 #: Rendered parts kept at most (per language, version, day, mount, URL and banner
 #: or not: a four-language site keeps about 40); then all go.
 PAGE_CACHE_SIZE = 128
+#: What a kept part is: rendered HTML, or a page made ready to send.
+_Part = TypeVar("_Part")
 
 
 @dataclass
@@ -53,7 +55,7 @@ class State:
     periods: dict[str, PeriodText] = field(default_factory=dict)
     #: Rendered parts of pages that do not depend on the visitor (the policy's
     #: article, the banner, whole privacy pages): see :meth:`kept`.
-    page_cache: dict[tuple[str, ...], Markup] = field(default_factory=dict)
+    page_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)
     #: Signed CSRF tokens handed out lately, by the visitor's raw token: (when, token).
     csrf_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
     #: Texts fixed by the settings and the catalogs, made once per key (the exact
@@ -76,7 +78,7 @@ class State:
             found = self.texts[key] = make()
         return found
 
-    def kept(self, key: tuple[str, ...], make: Callable[[], Markup]) -> Markup:
+    def kept(self, key: tuple[str, ...], make: Callable[[], _Part]) -> _Part:
         """``make()``, rendered once for ``key`` and kept; at
         :data:`PAGE_CACHE_SIZE` parts all go (yesterday's pages and old versions
         with them)."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from flask_webence_privacy import language
+
 from .conftest import handles
 
 EN = {"Accept-Language": "en"}
@@ -221,3 +223,27 @@ def test_only_the_plain_and_lang_urls_are_kept_so_no_url_grows_the_memory(make_a
             page = client.get(url)
             assert page.status_code == 200 and "Privacy policy" in text(page)
     assert len(kept) == settled
+
+
+def test_each_visitor_gets_the_language_their_browser_asks_for_in_any_order(make_app):
+    app = make_app()
+    client = app.test_client()
+    asked = [("en-GB,en;q=0.9", "en"), ("nl-NL,nl;q=0.8,en;q=0.5", "nl"),
+             ("en-GB,en;q=0.9", "en"), ("de-DE,de;q=0.9", "nl"), ("fr;q=0.4,en;q=0.6", "en"),
+             ("", "nl"), ("nl-NL,nl;q=0.8,en;q=0.5", "nl")]
+    for header, expected in asked:
+        page = client.get("/privacy/", headers={"Accept-Language": header} if header else {})
+        assert f'<html lang="{expected}">' in text(page), header
+    # ?lang= and the switch cookie still come before what the browser asks for.
+    assert '<html lang="nl">' in text(client.get("/privacy/?lang=nl", headers=EN))
+    assert '<html lang="nl">' in text(client.get("/privacy/", headers=EN))  # the cookie it set
+
+
+def test_the_languages_browsers_asked_for_are_remembered_within_a_bound(make_app):
+    app = make_app()
+    client = app.test_client()
+    for n in range(language._ACCEPTED_MAX + 50):  # a crawler inventing headers
+        header = f"x-{n},en;q=0.5" if n % 2 else f"x-{n},nl;q=0.5"
+        page = client.get("/privacy/", headers={"Accept-Language": header})
+        assert f'<html lang="{"en" if n % 2 else "nl"}">' in text(page)
+        assert len(language._ACCEPTED) <= language._ACCEPTED_MAX

@@ -52,6 +52,9 @@ SECURITY_HEADERS = (
 #: ... and over https, HSTS too.
 SECURE_HEADERS = (*SECURITY_HEADERS,
                   ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+#: Both, by ``request.is_secure``, each header with its name in lower case.
+_WANTED = {secure: tuple((name.lower(), name, value) for name, value in wanted)
+           for secure, wanted in ((False, SECURITY_HEADERS), (True, SECURE_HEADERS))}
 
 
 def register_views(app: Flask, state: State) -> None:
@@ -85,21 +88,22 @@ def register_views(app: Flask, state: State) -> None:
 
     @bp.after_request
     def security_headers(response: Response) -> Response:
-        if get_state().settings.security_headers:
-            # Each header unless the view set its own; one pass over the headers
-            # (setdefault would walk them once per header, on every page).
-            headers = response.headers
-            have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
-            wanted = SECURE_HEADERS if request.is_secure else SECURITY_HEADERS
-            headers.extend([(k, v) for k, v in wanted if k.lower() not in have])
+        settings = get_state().settings
+        headers = response.headers
+        # One pass over the headers for all the checks below (this runs on every
+        # page of the package; setdefault would walk them once per header).
+        have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
+        if settings.security_headers:
+            # Each header unless the view set its own.
+            headers.extend([(name, value) for low, name, value in _WANTED[request.is_secure]
+                            if low not in have])
         # The page differs by language and by the visitor's cookies (the banner).
-        if "Vary" in response.headers:
+        if "vary" in have:
             response.vary.update(("Accept-Language", "Cookie"))  # one header rewrite
         else:
-            response.headers["Vary"] = "Accept-Language, Cookie"
+            headers.add("Vary", "Accept-Language, Cookie")
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
-        chosen = request.args.get("lang")
-        settings = get_state().settings
+        chosen = request.args.get("lang") if request.query_string else None
         if chosen in settings.languages and request.cookies.get(LANGUAGE_COOKIE) != chosen:
             set_language_cookie(response, chosen)
         return response

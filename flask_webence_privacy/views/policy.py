@@ -12,7 +12,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,7 +24,7 @@ from .. import cookies, policy
 from ..language import current_language
 from ..state import State, get_state
 from .common import PACKAGE, render, safe_next, set_language_cookie
-from .cookies import fill_token, render_keepable
+from .cookies import KeptPage, keep_page, render_keepable
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -70,13 +69,11 @@ def policy_page() -> Response:
     # or not) and its CSRF token: kept whole, the token put in per visitor.
     asking = "banner" if cookies.needs_asking(state) else "no banner"
 
-    def page_html() -> Markup:
-        # Autoescaped by Jinja; the stand-in is replaced by an escaped token.
-        return Markup(render_keepable("webence_privacy/policy.html",  # noqa: S704
-                                      article=article))
+    def page() -> KeptPage:
+        return keep_page(render_keepable("webence_privacy/policy.html", article=article))
 
-    page = state.kept(("policy-page", *key, request.full_path, asking), page_html)
-    return make_response(fill_token(str(page)))
+    kept = state.kept(("policy-page", *key, request.full_path, asking), page)
+    return Response(kept.body(), mimetype="text/html")
 
 
 def _keepable(state: State) -> bool:
