@@ -247,3 +247,8 @@ def test_the_languages_browsers_asked_for_are_remembered_within_a_bound(make_app
         page = client.get("/privacy/", headers={"Accept-Language": header})
         assert f'<html lang="{"en" if n % 2 else "nl"}">' in text(page)
         assert len(language._ACCEPTED) <= language._ACCEPTED_MAX
+    # A header far longer than a browser's is answered, never kept.
+    before = dict(language._ACCEPTED)
+    long = "en;q=0.9," + ",".join(f"x-{n};q=0.1" for n in range(200))
+    assert '<html lang="en">' in text(client.get("/privacy/", headers={"Accept-Language": long}))
+    assert before == language._ACCEPTED

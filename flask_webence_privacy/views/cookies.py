@@ -168,7 +168,7 @@ def _token_html() -> str:
 class KeptPage(NamedTuple):
     """A page kept whole as the bytes it is sent as, cut where the stand-in of
     the banner's token was: a visit joins them around its own token (encoding
-    the page and searching it for the stand-in on every visit was a tenth of
+    the page and searching it for the stand-in on every visit was about 5 % of
     what the visit cost)."""
 
     parts: tuple[bytes, ...]
