@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from babel import Locale
-from flask import has_request_context, request
+from flask import Request, has_request_context, request
 from flask_babel import get_locale
 
 from .state import get_state
@@ -31,16 +31,17 @@ def select_locale() -> str:
     settings = get_state().settings
     if not has_request_context():
         return settings.default_language
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once
     # Without a query string there is no ?lang= (and no query to parse).
-    asked = request.args.get("lang") if request.query_string else None
-    for candidate in (asked, request.cookies.get(LANGUAGE_COOKIE)):
+    asked = req.args.get("lang") if req.query_string else None
+    for candidate in (asked, req.cookies.get(LANGUAGE_COOKIE)):
         if candidate in settings.languages:
             return candidate
-    header = request.headers.get("Accept-Language", "")
+    header = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
     key = (header, settings.languages)
     found = _ACCEPTED.get(key)
     if found is None:
-        found = request.accept_languages.best_match(settings.languages) or \
+        found = req.accept_languages.best_match(settings.languages) or \
             settings.default_language
         if len(header) <= _ACCEPTED_LENGTH:
             if len(_ACCEPTED) >= _ACCEPTED_MAX:

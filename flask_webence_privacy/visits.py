@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from .config import RetentionCategory, Settings
@@ -272,21 +272,23 @@ def _flush_at_exit() -> None:
 
 
 def _log_visit(response: Response) -> Response:
-    if request.method != "GET" or response.status_code >= 400:
+    # This runs on every page of the site: the request and the app are looked up
+    # once, not through their proxies at each use (that was a third of its time).
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if req.method != "GET" or response.status_code >= 400:
         return response
-    endpoint = request.endpoint or ""
+    endpoint = req.endpoint or ""
     if endpoint == "static" or endpoint.endswith(".static"):
         return response
-    state = get_state()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     # The route, not the path: "/privacy/request/<token>" keeps no token, and no
     # query string (search terms) is ever stored.
-    rule = request.url_rule.rule if request.url_rule is not None else request.path
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    environ = request.environ  # read once: this runs on every page of the site
+    rule = req.url_rule.rule if req.url_rule is not None else req.path
+    environ = req.environ
     referrer = environ.get("HTTP_REFERER")
-    writer(app).add(Visit(path=rule, ip=client_ip(state.settings),
+    writer(app).add(Visit(path=rule, ip=client_ip(get_state(app).settings),
                           user_agent=environ.get("HTTP_USER_AGENT"), when=utcnow(),
-                          referrer=referrer, own_host=request.host if referrer else None))
+                          referrer=referrer, own_host=req.host if referrer else None))
     return response
 
 

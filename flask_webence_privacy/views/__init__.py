@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Request, Response, request
 
 from .. import doctor, labels
 from ..config import localize
@@ -89,13 +89,14 @@ def register_views(app: Flask, state: State) -> None:
     @bp.after_request
     def security_headers(response: Response) -> Response:
         settings = get_state().settings
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once
         headers = response.headers
         # One pass over the headers for all the checks below (this runs on every
         # page of the package; setdefault would walk them once per header).
         have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
         if settings.security_headers:
             # Each header unless the view set its own.
-            headers.extend([(name, value) for low, name, value in _WANTED[request.is_secure]
+            headers.extend([(name, value) for low, name, value in _WANTED[req.is_secure]
                             if low not in have])
         # The page differs by language and by the visitor's cookies (the banner).
         if "vary" in have:
@@ -103,8 +104,8 @@ def register_views(app: Flask, state: State) -> None:
         else:
             headers.add("Vary", "Accept-Language, Cookie")
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
-        chosen = request.args.get("lang") if request.query_string else None
-        if chosen in settings.languages and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+        chosen = req.args.get("lang") if req.query_string else None
+        if chosen in settings.languages and req.cookies.get(LANGUAGE_COOKIE) != chosen:
             set_language_cookie(response, chosen)
         return response
 

@@ -197,17 +197,20 @@ def csrf_token() -> str:
     """Flask-WTF's token for this visitor, the one signed for them in the last
     minute if there is one: the same check accepts it (the raw token in their
     session, the signature, an age within ``WTF_CSRF_TIME_LIMIT``)."""
-    config = current_app.config
+    # On every page until the visitor answers: each proxy is looked up once.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    here = g._get_current_object()
+    config = app.config
     field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if field in g:
+    if field in here:
         return str(generate_csrf())  # this request's own
     limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
     reuse = TOKEN_REUSE_SECONDS if limit is None else min(TOKEN_REUSE_SECONDS, limit / 10)
-    tokens = get_state().csrf_tokens
+    tokens = get_state(app).csrf_tokens
     now = time.monotonic()
     found = tokens.get(session.get(field) or "")
     if found is not None and now - found[0] < reuse:
-        setattr(g, field, found[1])  # every form of this request gets the same
+        setattr(here, field, found[1])  # every form of this request gets the same
         return found[1]
     token = str(generate_csrf())
     raw = session.get(field)  # made by generate_csrf for a visitor's first
