@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
-from flask_webence_privacy import signals
+from flask_webence_privacy import signals, tokens
 from flask_webence_privacy.config import ConfigurationError, PolicyVersionSpec
 from flask_webence_privacy.cookies import CHOICE_COOKIE
 from tests.conftest import csrf_token, handles
@@ -312,3 +312,59 @@ def test_a_visitors_banner_token_is_signed_again_only_after_a_minute(site, monke
             "csrf_token": token, "choice": "none", "next": "/", "via": "banner"})
         assert response.status_code == 303
     assert len(ledger(site)) == 4
+
+
+def test_a_returning_visitors_pages_read_no_ledger(site):
+    """The answer rides in the signed cookie: once a visitor has answered, the
+    banner, ``privacy_consented`` and the privacy page ask the database nothing
+    about it (a query per page was most of a returning visitor's page)."""
+    client = site.test_client()
+    post_choice(client, {"type": ["analytic"], "choice": "save"})
+    with site.app_context():
+        engine = handles(site)[0].engine
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        home = client.get("/").get_data(as_text=True)
+        count = client.get("/count").get_data(as_text=True)
+        policy = client.get("/privacy/").get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert "[analytics]" in home and 'value="all"' not in home
+    assert count == "consented=True"
+    assert 'value="all"' not in policy
+    assert not [s for s in statements if "privacy_consent_record" in s], statements
+
+
+def test_a_cookie_with_the_id_alone_still_counts_by_the_ledger(site):
+    """A choice cookie set before the answer was carried in it holds the id alone:
+    the ledger still says what was answered, and the next save carries it."""
+    client = site.test_client()
+    post_choice(client, {"choice": "all"})
+    cid = ledger(site)[0].email.removeprefix("cookie:")
+    with site.test_request_context():
+        old = tokens.make("cookie-choice", cid)
+    client.set_cookie(CHOICE_COOKIE, old, domain="webence.test")
+    assert client.get("/count").get_data(as_text=True) == "consented=True"
+    assert 'value="all"' not in client.get("/").get_data(as_text=True)
+    post_choice(client, {"choice": "none"})
+    assert client.get("/count").get_data(as_text=True) == "consented=False"
+    assert {r.email for r in ledger(site)} == {f"cookie:{cid}"}  # the same browser id
+
+
+def test_a_signed_cookie_from_another_policy_version_or_shape_asks_again(site):
+    client = site.test_client()
+    post_choice(client, {"choice": "all"})
+    cid = ledger(site)[0].email.removeprefix("cookie:")
+    with site.test_request_context():
+        earlier = tokens.make("cookie-choice", [cid, "2001-01-01", ["analytic", "marketing"],
+                                                ["analytic", "marketing"]])
+        odd = tokens.make("cookie-choice", [cid, ["analytic"]])
+    for value in (earlier, odd):
+        client.set_cookie(CHOICE_COOKIE, value, domain="webence.test")
+        assert client.get("/count").get_data(as_text=True) == "consented=False"
+        assert 'value="all"' in client.get("/").get_data(as_text=True)
