@@ -8,7 +8,8 @@ interleaved rounds against the bare stack in the same process.
   through the default background sender of the web process itself.
 - ``newsletter_post``, ``request_post``: the same for the sign-up and the
   request form (a new address each time).
-- ``policy_get``: the privacy page against a bare ``render_template`` of 10 KB.
+- ``policy_get``: the privacy page against a bare ``render_template`` of 10 KB;
+  ``policy_get_answered`` the same for a visitor who has answered the banner.
 - ``enumeration_timing``: median answer time for a known (confirmed, or already
   filed) address over that for an unknown one; goal between 0.8 and 1.25.
 
@@ -274,6 +275,11 @@ def run(kinds: list[str], postgres_url: str | None, quick: bool = False) -> list
                         out.append(interleaved(
                             "policy_get", _getter(bare, "/page"), _getter(app, "/privacy/"),
                             count=count * 3, rounds=rounds, db=kind))
+                        out.append(interleaved(
+                            "policy_get_answered", _getter(bare, "/page"),
+                            _answered_getter(app, "/privacy/"),
+                            count=count * 3, rounds=rounds, db=kind,
+                            note="a visitor who has answered the cookie banner"))
                         out += enumeration(app, count=count // 2, rounds=rounds)
                 finally:
                     sender.terminate()
@@ -320,6 +326,23 @@ def _getter(app: Flask, url: str) -> Callable[[], None]:
         assert response.status_code == 200
         # A WSGI server closes every response, and what runs then (the visit
         # log) is part of what a page costs.
+        response.close()
+
+    return get
+
+
+def _answered_getter(app: Flask, url: str) -> Callable[[], None]:
+    """The page for a returning visitor: one who said no to the optional cookies
+    (their choice cookie and their session with its CSRF token come along)."""
+    client = app.test_client()
+    response = client.post("/privacy/cookies", data={
+        "csrf_token": token_of(client, "/privacy/cookies"), "choice": "none"})
+    assert response.status_code == 303, response.status_code
+    assert "wp-cookie-banner" not in client.get(url).get_data(as_text=True)
+
+    def get() -> None:
+        response = client.get(url)
+        assert response.status_code == 200
         response.close()
 
     return get
