@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     # Retention of the package's own records (see retention.py): rows per purge
     # batch, days sent/failed mail and unverified requests are kept, and the
     # category whose period proof (withdrawn consent, completed requests) is kept.
-    "PURGE_BATCH_SIZE": 100000,
+    "PURGE_BATCH_SIZE": None,  # retention.batch_size: by database
     "OUTBOX_DAYS": 30,
     "PROOF_RETENTION": "default",
     # Addresses are stored; IPs are cut to a /24 (IPv4) or /48 (IPv6) first.
@@ -192,7 +192,7 @@ class Settings:
     mail_max_attempts: int
     mail_timeout: float
     mail_dispatch: Callable[[list[int]], None] | str
-    purge_batch_size: int
+    purge_batch_size: int | None
     outbox_days: int
     proof_retention: RetentionCategory
     newsletter: NewsletterSettings
@@ -445,7 +445,8 @@ def load(config: Mapping[str, Any]) -> Settings:
         mail_max_attempts=_int(config, "MAIL_MAX_ATTEMPTS", minimum=1),
         mail_timeout=_seconds(config, "MAIL_TIMEOUT"),
         mail_dispatch=_dispatch(config),
-        purge_batch_size=_int(config, "PURGE_BATCH_SIZE", minimum=1),
+        purge_batch_size=(None if config[PREFIX + "PURGE_BATCH_SIZE"] is None
+                          else _int(config, "PURGE_BATCH_SIZE", minimum=1)),
         outbox_days=_int(config, "OUTBOX_DAYS", minimum=1),
         proof_retention=_named_category(config, "PROOF_RETENTION", retention),
         newsletter=_newsletter(config),

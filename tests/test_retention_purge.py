@@ -12,6 +12,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from flask_webence_privacy import retention
 from flask_webence_privacy.config import ConfigurationError
 from flask_webence_privacy.signals import records_purged
 from tests.conftest import handles, host_model
@@ -303,3 +304,46 @@ def test_the_purge_logs_counts_never_addresses(site, caplog):
     handles(site)[1].purge(now=dt.datetime(2026, 11, 25))
     assert "ContactMessage/default: 1 row(s) removed" in caplog.text
     assert "geheim" not in caplog.text
+
+
+def _deletes_of_invoices(app, run):
+    """How many DELETE statements on the invoices table ``run()`` makes."""
+    db, _ = handles(app)
+    seen = []
+
+    def listen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("DELETE") and "host_invoice" in statement:
+            seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        run()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    return len(seen)
+
+
+@pytest.mark.parametrize("size, batches", [(None, 1), (4, 3)])
+def test_the_batch_size_is_the_setting_or_the_databases_default(make_app, size, batches):
+    """Unset, the purge takes 100,000 rows a batch (250,000 on SQLite, where each
+    batch rewrites index pages all over): ten expired invoices go in one DELETE;
+    set, it is the setting's size, and every expired row still goes."""
+    config = {} if size is None else {"PRIVACY_PURGE_BATCH_SIZE": size}
+    app = make_app(setup=customer_model, **config)
+    with app.app_context():
+        add_invoices(app, *[dt.datetime(2010, 1, 1) + dt.timedelta(days=i) for i in range(10)])
+        add_invoices(app, dt.datetime(2026, 1, 1))
+        state = app.extensions["webence_privacy"]
+        expected = size or (250_000 if state.db.engine.dialect.name == "sqlite" else 100_000)
+        assert retention.batch_size(state) == expected
+        report = {}
+        count = _deletes_of_invoices(app, lambda: report.update(
+            total=handles(app)[1].purge(now=dt.datetime(2026, 11, 25)).count("Invoice")))
+        assert report["total"] == 10 and invoices(app) == [dt.datetime(2026, 1, 1)]
+        assert count == batches
+
+
+def test_a_batch_size_that_is_not_a_positive_number_stops_the_start(make_app):
+    for wrong in (0, -5, "100", True):
+        with pytest.raises(ConfigurationError, match="PRIVACY_PURGE_BATCH_SIZE"):
+            make_app(setup=customer_model, create=False, PRIVACY_PURGE_BATCH_SIZE=wrong)
