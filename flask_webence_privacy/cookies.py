@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from .net import stored_ip
 from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext
 from .state import State, get_state
-from .tokens import TokenError, load, make
+from .tokens import TokenError, load_timed, make
 
 #: The functional cookie that holds the signed choice id (list it on the privacy page).
 CHOICE_COOKIE = "privacy_choice"
@@ -86,17 +87,34 @@ def subject(choice_id: str) -> str:
     return SUBJECT_PREFIX + choice_id
 
 
+#: Choice cookies remembered with their checked signature; then all go.
+CHECKED_MAX = 4096
+
+
 def _cookie() -> Any:
-    """What the visitor's choice cookie holds, if its signature holds; else None."""
+    """What the visitor's choice cookie holds, if its signature holds; else None.
+
+    A value whose signature held is remembered (per app, bounded) with the time
+    it was signed: the same cookie comes with every page of a visitor who has
+    answered, and checking it again was a twentieth of each of their pages. Its
+    age is still checked every time; a changed value is checked afresh."""
     if not has_request_context():
         return None
     value = request.cookies.get(CHOICE_COOKIE)
     if not value:
         return None
-    try:
-        return load("cookie-choice", value, max_age=CHOICE_MAX_AGE)
-    except TokenError:
-        return None
+    checked = get_state().checked_choices
+    found = checked.get(value)
+    if found is None:
+        try:
+            found = load_timed("cookie-choice", value, max_age=CHOICE_MAX_AGE)
+        except TokenError:
+            return None
+        if len(checked) >= CHECKED_MAX:
+            checked.clear()
+        checked[value] = found
+    held, signed = found
+    return held if time.time() - signed <= CHOICE_MAX_AGE else None
 
 
 def _id(value: Any) -> str | None:

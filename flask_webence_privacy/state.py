@@ -58,6 +58,9 @@ class State:
     page_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)
     #: Signed CSRF tokens handed out lately, by the visitor's raw token: (when, token).
     csrf_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: Cookie-choice cookies whose signature held, by value: (what they hold,
+    #: when they were signed), so a visitor's pages check it once (:mod:`.cookies`).
+    checked_choices: dict[str, tuple[Any, float]] = field(default_factory=dict)
     #: Texts fixed by the settings and the catalogs, made once per key (the exact
     #: wording a form's consent proves, per language): see :meth:`text`.
     texts: dict[tuple[str, ...], str] = field(default_factory=dict)

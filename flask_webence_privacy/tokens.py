@@ -55,14 +55,23 @@ def make(purpose: str, payload: Any) -> str:
 def load(purpose: str, token: str, max_age: int | None = None,
          max_length: int = MAX_TOKEN_LENGTH) -> Any:
     """Payload of a valid token; :class:`TokenError` otherwise."""
+    return load_timed(purpose, token, max_age, max_length)[0]
+
+
+def load_timed(purpose: str, token: str, max_age: int | None = None,
+               max_length: int = MAX_TOKEN_LENGTH) -> tuple[Any, float]:
+    """Payload of a valid token and when it was signed (seconds since the epoch);
+    :class:`TokenError` otherwise."""
     if not token or len(token) > max_length:
         raise TokenError("invalid")
     try:
-        return serializer(purpose).loads(token, max_age=max_age)
+        payload, signed = serializer(purpose).loads(token, max_age=max_age,
+                                                    return_timestamp=True)
     except SignatureExpired:
         raise TokenError("expired") from None
     except (BadSignature, UnicodeError, ValueError):
         raise TokenError("invalid") from None
+    return payload, signed.timestamp()
 
 
 def nonce() -> str:

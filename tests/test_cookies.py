@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
-from flask_webence_privacy import signals, tokens
+from flask_webence_privacy import cookies, signals, tokens
 from flask_webence_privacy.config import ConfigurationError, PolicyVersionSpec
 from flask_webence_privacy.cookies import CHOICE_COOKIE
 from tests.conftest import csrf_token, handles
@@ -368,3 +368,19 @@ def test_a_signed_cookie_from_another_policy_version_or_shape_asks_again(site):
         client.set_cookie(CHOICE_COOKIE, value, domain="webence.test")
         assert client.get("/count").get_data(as_text=True) == "consented=False"
         assert 'value="all"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_choice_cookies_signature_is_checked_once_and_its_age_every_time(site, monkeypatch):
+    client = site.test_client()
+    post_choice(client, {"type": ["analytic"], "choice": "save"})
+    checks = []
+    real = cookies.load_timed
+    monkeypatch.setattr(cookies, "load_timed", lambda *a, **k: checks.append(1) or real(*a, **k))
+    for _ in range(3):
+        assert client.get("/count").get_data(as_text=True) == "consented=True"
+    assert len(checks) == 1
+    # A year and a second after it was signed it counts no more, remembered or not.
+    later = cookies.time.time() + cookies.CHOICE_MAX_AGE + 1
+    monkeypatch.setattr(cookies.time, "time", lambda: later)
+    assert client.get("/count").get_data(as_text=True) == "consented=False"
+    assert 'value="all"' in client.get("/").get_data(as_text=True)
