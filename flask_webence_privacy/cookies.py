@@ -41,7 +41,7 @@ from .registry import Rule, RuleContext
 from .state import State, get_state
 from .tokens import TokenError, load_timed, make
 
-#: The functional cookie that holds the signed choice id (list it on the privacy page).
+#: The functional cookie that holds the signed choice id and answer (list it on the privacy page).
 CHOICE_COOKIE = "privacy_choice"
 #: How long a choice lasts: then the cookie is gone and the banner asks again.
 CHOICE_MAX_AGE = 365 * 24 * 3600
