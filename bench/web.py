@@ -318,8 +318,8 @@ def settle(app: Flask, timeout: float = 120.0) -> None:
     raise RuntimeError(f"the mail sender left {left} mails after {timeout:g} s")
 
 
-def _getter(app: Flask, url: str) -> Callable[[], None]:
-    client = app.test_client()
+def _getter(app: Flask, url: str, client: Any = None) -> Callable[[], None]:
+    client = client or app.test_client()
 
     def get() -> None:
         response = client.get(url)
@@ -339,13 +339,7 @@ def _answered_getter(app: Flask, url: str) -> Callable[[], None]:
         "csrf_token": token_of(client, "/privacy/cookies"), "choice": "none"})
     assert response.status_code == 303, response.status_code
     assert "wp-cookie-banner" not in client.get(url).get_data(as_text=True)
-
-    def get() -> None:
-        response = client.get(url)
-        assert response.status_code == 200
-        response.close()
-
-    return get
+    return _getter(app, url, client)
 
 
 def enumeration(app: Flask, *, count: int, rounds: int) -> list[Result]:

@@ -38,7 +38,7 @@ from .models import ConsentRecordRow
 from .net import stored_ip
 from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext
-from .state import State, get_state
+from .state import State, get_state, remember
 from .tokens import TokenError, load_timed, make
 
 #: The functional cookie that holds the signed choice id and answer (list it on the privacy page).
@@ -107,12 +107,11 @@ def _cookie() -> Any:
     found = checked.get(value)
     if found is None:
         try:
-            found = load_timed("cookie-choice", value, max_age=CHOICE_MAX_AGE)
+            found = remember(checked, value,
+                             load_timed("cookie-choice", value, max_age=CHOICE_MAX_AGE),
+                             CHECKED_MAX)
         except TokenError:
             return None
-        if len(checked) >= CHECKED_MAX:
-            checked.clear()
-        checked[value] = found
     held, signed = found
     return held if time.time() - signed <= CHOICE_MAX_AGE else None
 
@@ -174,24 +173,26 @@ def current_choice(state: State | None = None) -> Choice | None:
         cached: Choice | None = g.__dict__[_CACHE]
         return cached
     held = _cookie()
-    if isinstance(held, list):
-        found = _carried(state.settings, held)
-        if has_request_context():
-            g.__dict__[_CACHE] = found
-        return found
-    cid = _id(held)
+    found = (_carried(state.settings, held) if isinstance(held, list)
+             else _ledger_choice(state, _id(held)))
+    if has_request_context():
+        g.__dict__[_CACHE] = found
+    return found
+
+
+def _ledger_choice(state: State, cid: str | None) -> Choice | None:
+    """The choice of a cookie from before the answer was carried in it (the id
+    alone): the ledger says."""
+    if cid is None:
+        return None
     try:
-        # A cookie from before the answer was carried in it: the ledger says.
-        found = _read(state, cid) if cid else None
+        return _read(state, cid)
     except DBAPIError as exc:
         # A page must not fail because the ledger cannot be read: then no
         # optional cookie (the safe side) and the banner asks again.
         state.db.session.rollback()
         log.warning("cookie choice: could not be read (%s)", type(exc).__name__)
-        found = None
-    if has_request_context():
-        g.__dict__[_CACHE] = found
-    return found
+        return None
 
 
 def consented(kind: str, state: State | None = None) -> bool:

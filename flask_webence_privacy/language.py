@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from babel import Locale
 from flask import Request, has_request_context, request
 from flask_babel import get_locale
 
-from .state import get_state
+from .config import Settings
+from .state import get_state, remember
 
 #: Cookie holding the visitor's language choice: functional, no identifier in it.
 LANGUAGE_COOKIE = "privacy_lang"
@@ -18,9 +21,6 @@ LANGUAGE_COOKIE = "privacy_lang"
 _ACCEPTED: dict[tuple[str, tuple[str, ...]], str] = {}
 _ACCEPTED_MAX = 1024
 _ACCEPTED_LENGTH = 256
-#: One babel Locale per code (Flask-Babel parses a selector's string again on
-#: every request; a Locale it takes as it is).
-_LOCALES: dict[str, Locale] = {}
 
 
 def select_locale() -> str:
@@ -32,9 +32,7 @@ def select_locale() -> str:
     if not has_request_context():
         return settings.default_language
     req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once
-    # Without a query string there is no ?lang= (and no query to parse).
-    asked = req.args.get("lang") if req.query_string else None
-    for candidate in (asked, req.cookies.get(LANGUAGE_COOKIE)):
+    for candidate in (asked_language(settings), req.cookies.get(LANGUAGE_COOKIE)):
         if candidate in settings.languages:
             return candidate
     header = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
@@ -44,19 +42,30 @@ def select_locale() -> str:
         found = req.accept_languages.best_match(settings.languages) or \
             settings.default_language
         if len(header) <= _ACCEPTED_LENGTH:
-            if len(_ACCEPTED) >= _ACCEPTED_MAX:
-                _ACCEPTED.clear()
-            _ACCEPTED[key] = found
+            remember(_ACCEPTED, key, found, _ACCEPTED_MAX)
     return found
+
+
+def asked_language(settings: Settings | None = None) -> str | None:
+    """The site language this request's ``?lang=`` names, if it names one."""
+    if not has_request_context():
+        return None
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    # Without a query string there is no ?lang= (and no query to parse).
+    chosen = req.args.get("lang") if req.query_string else None
+    return chosen if chosen in (settings or get_state().settings).languages else None
 
 
 def locale_selector() -> Locale:
     """:func:`select_locale` as the Locale Flask-Babel keeps for the request."""
-    code = select_locale()
-    found = _LOCALES.get(code)
-    if found is None:
-        found = _LOCALES[code] = Locale.parse(code)
-    return found
+    return _locale(select_locale())
+
+
+@cache
+def _locale(code: str) -> Locale:
+    # Flask-Babel parses a selector's string again on every request; a Locale it
+    # takes as it is. Codes are the site's few languages.
+    return Locale.parse(code)
 
 
 def current_language() -> str:

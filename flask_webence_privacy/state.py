@@ -30,6 +30,18 @@ EXTENSION_KEY = "webence_privacy"
 PAGE_CACHE_SIZE = 128
 #: What a kept part is: rendered HTML, or a page made ready to send.
 _Part = TypeVar("_Part")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def remember(store: dict[_K, _V], key: _K, value: _V, limit: int) -> _V:
+    """Keep ``value`` under ``key``; a store at ``limit`` is emptied first, so a
+    cache of what visitors send (headers, cookies, tokens) or of what is kept for
+    them stays bounded in memory."""
+    if len(store) >= limit:
+        store.clear()
+    store[key] = value
+    return value
 
 
 @dataclass
@@ -87,9 +99,8 @@ class State:
         with them)."""
         found = self.page_cache.get(key)
         if found is None:
-            if len(self.page_cache) >= PAGE_CACHE_SIZE:
-                self.page_cache.clear()
-            found = self.page_cache[key] = make()
+            found = make()
+            remember(self.page_cache, key, found, PAGE_CACHE_SIZE)
         return found
 
     @property

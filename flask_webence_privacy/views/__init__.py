@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Request, Response, request
 from .. import doctor, labels
 from ..config import localize
 from ..i18n import gettext, ngettext
-from ..language import LANGUAGE_COOKIE, current_language
+from ..language import LANGUAGE_COOKIE, asked_language, current_language
 from ..policy import find_source, source_period
 from ..state import State, get_state
 from . import admin, contact, cookies, newsletter, policy, portal, visits
@@ -104,8 +104,8 @@ def register_views(app: Flask, state: State) -> None:
         else:
             headers.add("Vary", "Accept-Language, Cookie")
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
-        chosen = req.args.get("lang") if req.query_string else None
-        if chosen in settings.languages and req.cookies.get(LANGUAGE_COOKIE) != chosen:
+        chosen = asked_language(settings)
+        if chosen is not None and req.cookies.get(LANGUAGE_COOKIE) != chosen:
             set_language_cookie(response, chosen)
         return response
 

@@ -23,8 +23,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import tokens
-from ..language import LANGUAGE_COOKIE
-from ..state import get_state
+from ..language import LANGUAGE_COOKIE, asked_language
 
 PACKAGE = Path(__file__).resolve().parent.parent
 BLUEPRINT = "webence_privacy"
@@ -91,8 +90,8 @@ def url_or_none(endpoint: str, **values: Any) -> str | None:
 def keep_language() -> dict[str, str]:
     """``{"lang": ...}`` when the page was asked for in a language by ``?lang=``:
     its forms post to a URL that keeps it, so errors come back in that language."""
-    chosen = request.args.get("lang") if request else None
-    return {"lang": chosen} if chosen in get_state().settings.languages else {}
+    chosen = asked_language()
+    return {"lang": chosen} if chosen is not None else {}
 
 
 #: How long a result page's signed token works: long enough to reload the page,

@@ -30,7 +30,7 @@ from ..forms import PrivacyForm
 from ..i18n import gettext as _
 from ..language import current_language
 from ..policy import current_version
-from ..state import State, get_state
+from ..state import State, get_state, remember
 from ..transactions import DatabaseUnavailable, retrying
 from .common import BLUEPRINT, keep_language, render, safe_next
 
@@ -215,9 +215,7 @@ def csrf_token() -> str:
     token = str(generate_csrf())
     raw = session.get(field)  # made by generate_csrf for a visitor's first
     if isinstance(raw, str):
-        if len(tokens) >= TOKEN_REUSE_MAX:
-            tokens.clear()
-        tokens[raw] = (now, token)
+        remember(tokens, raw, (now, token), TOKEN_REUSE_MAX)
     return token
 
 
