@@ -60,8 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         **demo.PRIVACY_CONFIG,
     )
-    # WEBENCE_SERVER_NAME (or WEBENCE_TRUSTED_HOSTS='["www.webence.nl"]') declares the
-    # site's address, as the package requires outside debug mode; also
+    # WEBENCE_PRIVACY_SITE_URL='https://www.webence.nl' declares the site's address,
+    # as the package requires outside debug mode; also
     # WEBENCE_PRIVACY_HASH_KEY, WEBENCE_SECRET_KEY, WEBENCE_SQLALCHEMY_DATABASE_URI ...
     app.config.from_prefixed_env("WEBENCE")
     if config:

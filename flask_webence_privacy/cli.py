@@ -18,10 +18,10 @@ from typing import TextIO
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from flask_babel import force_locale
 
 from . import address, doctor, keeping, mail, policy, record, retention, visits
 from .labels import kind_label, status_label
+from .language import speaking
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .state import get_state
@@ -36,11 +36,33 @@ def _address(value: str) -> str:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
 
 
+class NotMigrated(click.ClickException):
+    """The package's tables are not there (or not up to date): exit code 2, as a
+    deploy script can tell it from a failure of the step itself."""
+
+    exit_code = 2
+
+
+def _record_policy() -> str:
+    """Record the policy versions and the current one's snapshot; what was new."""
+    state = get_state()
+    done = policy.record(state.db, state.models, state.settings, state.sources, state.periods)
+    if not done.anything:
+        return (f"{done.added} policy version(s) recorded: nothing new (version "
+                f"{done.version} and its snapshot were recorded already).")
+    return (f"{done.added} policy version(s) recorded"
+            + (f"; the snapshot of version {done.version} stored." if done.snapshot else "."))
+
+
 @privacy_cli.command("init-db")
 def init_db() -> None:
-    """Create the package's tables (and the host's) and record the policy versions."""
+    """For a site without migrations: create the package's tables (only those) and
+    record the policy. A site on Flask-Migrate runs db upgrade, then sync-policy."""
     state = get_state()
-    state.db.create_all()
+    engine = state.db.engine
+    # The package's tables and nothing else: the host's tables are the host's
+    # (its migrations would meet a table they did not make).
+    state.db.metadata.create_all(engine, tables=[m.__table__ for m in state.models.all()])
     # create_all never changes a table that exists: one from an older version
     # of the package is reported, with what to run.
     stale = [f for f in doctor.tables(state) if f.id in ("privacy.E007", "privacy.E008")]
@@ -50,9 +72,20 @@ def init_db() -> None:
         raise click.ClickException("the privacy tables are out of date: run your migrations "
                                    "(flask db migrate && flask db upgrade); see the README, "
                                    "\"Upgrading\"")
-    added = policy.sync_versions(state.db, state.models, state.settings, state.sources,
-                                 state.periods)
-    click.echo(f"Privacy tables ready; {added} policy version(s) recorded.")
+    click.echo(f"Privacy tables ready (the site's own tables are the site's); {_record_policy()}")
+
+
+@privacy_cli.command("sync-policy")
+def sync_policy_command() -> None:
+    """Record the policy versions and the current one's snapshot; creates no table.
+    Run it after every deploy's migrations (flask db upgrade); twice is harmless."""
+    missing = doctor.tables(get_state())
+    if missing:
+        for finding in missing:
+            click.echo(str(finding), err=True)
+        raise NotMigrated("the privacy tables are not ready: run flask db upgrade (or, on a "
+                          "site without migrations, flask privacy init-db) first")
+    click.echo(_record_policy())
 
 
 def _mail_line(report: dict[str, int]) -> str:
@@ -202,7 +235,7 @@ def list_requests_command(overdue: bool) -> None:
         deadline = lifecycle.due(req)
         flag = "OVERDUE" if lifecycle.is_overdue(req) else ""
         # The CLI speaks English; the labels are the pages' and the mails'.
-        with force_locale("en"):
+        with speaking("en"):
             kind, status = str(kind_label(req.kind)), str(status_label(req.status))
         click.echo("\t".join([
             f"#{req.id}", kind, status,

@@ -10,16 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import nullcontext
-from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale
 
 from . import address, consent, mail
-from .config import Settings, localize
+from .config import ContactPurpose, Settings, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
-from .language import current_language
+from .language import current_language, speaking
 from .models import ContactMessageRow, Models, insert_all, utcnow
 from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
@@ -53,19 +51,19 @@ class ContactError(ValueError):
         self.field = field
 
 
-def purposes(settings: Settings) -> Mapping[str, Mapping[str, Any]]:
-    """The configured purposes, in order: name -> {"label", "category"}."""
+def purposes(settings: Settings) -> Mapping[str, ContactPurpose]:
+    """The configured purposes, in order, by name."""
     return settings.contact_purposes
 
 
 def purpose_label(settings: Settings, name: str, language: str) -> str:
     spec = settings.contact_purposes.get(name)
-    return localize(spec["label"], language) if spec else name
+    return localize(spec.label, language) if spec else name
 
 
 def notice(language: str | None = None) -> str:
     """What the form says about the use of the details, in ``language``."""
-    with force_locale(language) if language else nullcontext():
+    with speaking(language) if language else nullcontext():
         return _(
             "We use these details only to answer your question or quote request. "
             "Our privacy policy says how long we keep them and what your rights are."
@@ -75,7 +73,7 @@ def notice(language: str | None = None) -> str:
 def consent_wording(state: State, language: str) -> str:
     """The exact text the visitor agreed to: the notice and the age statement."""
     def make() -> str:
-        with force_locale(language):
+        with speaking(language):
             return f"{notice()}\n{consent.age_statement(state.settings)}"
 
     return state.text(("contact-consent", language), make)
@@ -117,7 +115,7 @@ def submit(
         phone=phone,
         company=company,
         purpose=purpose,
-        retention_category=settings.contact_purposes[purpose]["category"],
+        retention_category=settings.contact_purposes[purpose].category,
         message=message,
         language=language,
         ip=ip,
@@ -225,7 +223,7 @@ def _period(settings: Settings) -> str:
     """The periods of the form's purposes, not of every category there is: one
     period when they agree, else each purpose with its own."""
     purposes = settings.contact_purposes
-    periods = {name: category_periods(settings, [spec["category"]]) for name, spec in purposes.items()}
+    periods = {name: category_periods(settings, [spec.category]) for name, spec in purposes.items()}
     if len(set(periods.values())) == 1:
         return next(iter(periods.values()))
     language = current_language()

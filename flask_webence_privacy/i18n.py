@@ -2,7 +2,10 @@
 
 Strings of the package live in the ``webence_privacy`` catalogue under
 ``translations/``, so the host's own catalogue never has to carry them and a host
-without Flask-Babel still gets Dutch and English pages. Which language a visitor
+without Flask-Babel still gets Dutch and English pages. A site adds a language
+(or rewords a string) with its own catalogue of this domain in its Babel
+translation directories (``<dir>/<lang>/LC_MESSAGES/webence_privacy.mo``): those
+are read after the package's, so their messages win. Which language a visitor
 gets is :mod:`~flask_webence_privacy.language`'s business.
 """
 
@@ -11,12 +14,70 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask_babel import Domain
+from flask import Flask, current_app
+from flask_babel import Domain, get_babel
+
+from .config import PREFIX, ConfigurationError
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 DOMAIN_NAME = "webence_privacy"
+#: Where an app keeps the directories searched and the catalogues loaded.
+_KEY = "webence_privacy.catalogues"
 
-domain = Domain(translation_directories=str(TRANSLATIONS), domain=DOMAIN_NAME)
+
+class _Catalogues:
+    """One app's view of the domain: the directories searched, the loaded catalogues."""
+
+    def __init__(self, directories: list[str]) -> None:
+        self.directories = directories
+        self.cache: dict[Any, Any] = {}
+
+
+def _catalogues(app: Flask) -> _Catalogues:
+    found: _Catalogues | None = app.extensions.get(_KEY)
+    if found is None:
+        # The package's own first, then the site's (Flask-Babel merges later over earlier).
+        host = get_babel(app).translation_directories if "babel" in app.extensions else []
+        found = _Catalogues([str(TRANSLATIONS), *(d for d in host if Path(d) != TRANSLATIONS)])
+        app.extensions[_KEY] = found
+    return found
+
+
+class _PackageDomain(Domain):  # type: ignore[misc]  # Flask-Babel is untyped
+    """Flask-Babel's Domain with the directories and the cache of the current app:
+    one module-level domain serves every app a factory builds, each with its own
+    translation directories."""
+
+    @property
+    def translation_directories(self) -> list[str]:
+        return _catalogues(current_app).directories
+
+    def get_translations_cache(self, ctx: Any) -> dict[Any, Any]:
+        return _catalogues(current_app).cache
+
+
+domain = _PackageDomain(domain=DOMAIN_NAME)
+
+
+def available_languages(app: Flask) -> set[str]:
+    """The languages a catalogue of the package's domain exists for in ``app``."""
+    return {path.parent.parent.name
+            for directory in _catalogues(app).directories
+            for path in Path(directory).glob(f"*/LC_MESSAGES/{DOMAIN_NAME}.mo")}
+
+
+def check_languages(app: Flask, languages: tuple[str, ...]) -> None:
+    """Stop the start when a language has no catalogue: its pages would be English
+    text marked as that language."""
+    available = available_languages(app)
+    for language in languages:
+        if language not in available:
+            raise ConfigurationError(
+                f"{PREFIX}LANGUAGES names {language!r}, but there is no catalogue of the "
+                f"package's domain for it ({language}/LC_MESSAGES/{DOMAIN_NAME}.mo in "
+                f"{' or '.join(_catalogues(app).directories)}). Available: "
+                f"{', '.join(sorted(available))}. The README's 'Languages' says how a site "
+                "adds one.")
 
 
 def gettext(string: str, **variables: Any) -> str:

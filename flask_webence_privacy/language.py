@@ -1,12 +1,25 @@
-"""The visitor's language: ``?lang=``, the switch cookie, then Accept-Language."""
+"""The visitor's language: ``?lang=``, the switch cookie, then Accept-Language.
+
+The package chooses among its own languages by its own rules, whatever a host's
+Flask-Babel selector says for the host's pages: a host in Spanish keeps its
+Spanish pages, and the privacy pages are in one of ``PRIVACY_LANGUAGES``, with
+``lang`` saying which. Everything the package renders runs inside
+:func:`speaking`, so its catalogue, Flask-Babel's dates and a host layout's own
+``get_locale()`` agree. Outside a request the host's selector is never asked
+(it may read ``request``): the language spoken then is the one given (a mail's,
+a record's) or the default.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 from babel import Locale
 from flask import Request, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import force_locale
 
 from .config import Settings
 from .state import get_state, remember
@@ -24,9 +37,10 @@ _ACCEPTED_LENGTH = 256
 
 
 def select_locale() -> str:
-    """Locale selector: ``?lang=``, then the switch cookie, then Accept-Language.
+    """The visitor's language among the package's: ``?lang=``, then the switch
+    cookie, then Accept-Language, then the default.
 
-    Hosts with their own Babel set-up can pass this as ``locale_selector``.
+    The package's own Flask-Babel selector, where the host has none.
     """
     settings = get_state().settings
     if not has_request_context():
@@ -68,12 +82,29 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
-def current_language() -> str:
-    """The visitor's language as one of ``PRIVACY_LANGUAGES``."""
-    settings = get_state().settings
+#: The language of what is being rendered, set by :func:`speaking`.
+_SPOKEN: ContextVar[str | None] = ContextVar("webence_privacy_language", default=None)
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Render in ``language``: the package's catalogue, Flask-Babel's formatting and
+    :func:`current_language` all say it inside, then what was before."""
+    token = _SPOKEN.set(language)
     try:
-        locale = get_locale()
-    except (RuntimeError, AttributeError):
-        locale = None
-    code = locale.language if locale is not None else None
-    return code if code in settings.languages else settings.default_language
+        with force_locale(language):
+            yield
+    finally:
+        _SPOKEN.reset(token)
+
+
+def current_language() -> str:
+    """The language the package speaks now, one of ``PRIVACY_LANGUAGES``: the one
+    :func:`speaking` set, else the visitor's (never the host selector's choice),
+    else, outside a request, the default."""
+    spoken = _SPOKEN.get()
+    if spoken is not None:
+        return spoken
+    if has_request_context():
+        return select_locale()
+    return get_state().settings.default_language

@@ -30,7 +30,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, has_request_context
-from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 from flask_mail import Connection, Message
 from jinja2 import TemplateNotFound
@@ -41,6 +40,7 @@ from . import labels
 from .config import Settings
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
+from .language import speaking
 from .models import Models, OutboxRow, insert_all, utcnow
 from .net import limit_key_prefix
 from .policy import format_days
@@ -76,7 +76,7 @@ def _render(name: str, language: str, context: Mapping[str, Any]) -> str:
     # (a current user, request.path). A mail sees its own values, the package's
     # template globals and the settings, whoever renders it.
     template = current_app.jinja_env.get_or_select_template(name)
-    with force_locale(language):
+    with speaking(language):
         return template.render({"privacy_settings": get_state().settings, **context})
 
 
@@ -123,7 +123,7 @@ def _freeze(key: str, value: Any, language: str) -> Any:
     if isinstance(value, LazyString):
         # The locale is switched only here: switching it costs more than the
         # rest of a mail's values together, and most mails hold no lazy text.
-        with force_locale(language):
+        with speaking(language):
             return str(value)
     if isinstance(value, list | tuple):
         return [_freeze(key, item, language) for item in value]

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
 from . import consent, labels, mail, signals, tokens
 from .config import Settings, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
+from .language import speaking
 from .links import external_url
 from .models import Models, SubscriberRow, utcnow
 from .policy import current_version, format_days, format_period
@@ -66,7 +66,7 @@ def consent_wording(state: State, language: str) -> str:
         return localize(configured, language)
 
     def make() -> str:
-        with force_locale(language):
+        with speaking(language):
             return _(
                 "Yes, send me the newsletter of %(name)s by e-mail. "
                 "I can unsubscribe at any time.",

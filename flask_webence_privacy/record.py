@@ -12,9 +12,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask_babel import force_locale
-
 from .config import localize
+from .language import speaking
 from .policy import format_period, source_period
 from .registry import Source
 from .state import State
@@ -43,7 +42,7 @@ def _period(state: State, source: Source) -> str:
 def build(state: State, language: str = "en") -> dict[str, Any]:
     """The record as plain data (JSON-able)."""
     settings = state.settings
-    with force_locale(language):
+    with speaking(language):
         activities = []
         for source in state.sources:
             category = None if source.category_column else settings.category(source.category)
@@ -89,10 +88,10 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                 "phone": settings.controller_phone,
             },
             "purposes": [
-                {"label": localize(p["label"], language),
-                 "description": localize(p.get("description"), language),
-                 "retention_category": p.get("category", "default"),
-                 "retention": format_period(settings.category(p.get("category", "default")))}
+                {"label": localize(p.label, language),
+                 "description": localize(p.description, language),
+                 "retention_category": p.category,
+                 "retention": format_period(settings.category(p.category))}
                 for p in settings.purposes
             ],
             "data_categories": [localize(c, language) for c in settings.data_categories],
@@ -103,9 +102,9 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
             ],
             "recipients": "No one but the processors below; data is never sold.",
             "processors": [
-                {"name": p["name"], "purpose": localize(p["purpose"], language),
-                 "location": localize(p.get("location"), language) or None,
-                 "agreement_date": str(p["agreement_date"]) if p.get("agreement_date") else None}
+                {"name": p.name, "purpose": localize(p.purpose, language),
+                 "location": localize(p.location, language) or None,
+                 "agreement_date": str(p.agreement_date) if p.agreement_date else None}
                 for p in settings.processors
             ],
             "security_measures": [localize(m, language) for m in settings.security_measures] + [

@@ -1,4 +1,5 @@
-"""Set up Mail, Babel, CSRF and the limiter, each only where the host has not."""
+"""Set up Mail, Babel and the limiter, each only where the host has not; keep a
+host's CSRFProtect off the package's own views."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import warnings
 from collections.abc import Callable
 
 from babel import Locale
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_mail import Mail
@@ -24,9 +25,13 @@ def setup_mail(app: Flask) -> None:
         Mail(app)
 
 
-def setup_babel(app: Flask, locale_selector: Callable[[], str | Locale]) -> None:
-    if "babel" not in app.extensions:
-        Babel(app, locale_selector=locale_selector)
+def setup_babel(app: Flask, locale_selector: Callable[[], str | Locale]) -> bool:
+    """Flask-Babel with the package's selector where the host has none; True then.
+    A host's own Babel and selector stay as they are, for the host's pages."""
+    if "babel" in app.extensions:
+        return False
+    Babel(app, locale_selector=locale_selector)
+    return True
 
 
 def setup_session_cookie(app: Flask) -> None:
@@ -40,11 +45,23 @@ def setup_session_cookie(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
 
 
-def setup_csrf(app: Flask) -> CSRFProtect:
-    if "csrf" not in app.extensions:
-        CSRFProtect(app)
-    csrf: CSRFProtect = app.extensions["csrf"]
-    return csrf
+def exempt_from_host_csrf(app: Flask, blueprint: Blueprint, done: set[int]) -> None:
+    """Keep the host's own ``CSRFProtect`` (if it has one) off the package's views.
+
+    The package never switches on CSRF for the whole app: a host's JSON API or
+    fetch() endpoint must answer as before ``init_app``. Its own forms check their
+    own Flask-WTF tokens (a missing one gives the form back with a message), and
+    two of its POSTs must pass a site-wide check that would refuse them: the RFC
+    8058 one-click unsubscribe carries no token, and the pages of a mailed link
+    are sent with ``no-referrer``, which CSRFProtect's HTTPS Referer check refuses.
+    A host may create its CSRFProtect before or after ``init_app``, so this runs
+    on the package's own requests, before any ``before_request`` hook, and tells
+    each instance once, through its public ``exempt``.
+    """
+    csrf: CSRFProtect | None = app.extensions.get("csrf")
+    if csrf is not None and id(csrf) not in done:
+        csrf.exempt(blueprint)
+        done.add(id(csrf))
 
 
 #: Flask-Limiter settings that put limits on every request of the site; with one

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 
 from .config import Settings
 from .models import Models
@@ -54,7 +53,8 @@ class State:
     models: Models
     settings: Settings
     limiter: Limiter
-    csrf: CSRFProtect
+    #: Whether the package set up Flask-Babel (with its own selector) for the app.
+    own_babel: bool = True
     builtin_sources: list[Source] = field(default_factory=list)
     #: The host's registrations: the same list the ``Privacy`` object appends to,
     #: so a model registered after ``init_app`` is seen at once.
@@ -68,6 +68,8 @@ class State:
     #: Rendered parts of pages that do not depend on the visitor (the policy's
     #: article, the banner, whole privacy pages): see :meth:`kept`.
     page_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    #: The host's CSRFProtect instances told to leave the package's views alone.
+    host_csrf_exempted: set[int] = field(default_factory=set)
     #: Signed CSRF tokens handed out lately, by the visitor's raw token: (when, token).
     csrf_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
     #: Cookie-choice cookies whose signature held, by value: (what they hold,

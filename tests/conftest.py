@@ -29,6 +29,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_webence_privacy import Privacy, mail, visits
 from flask_webence_privacy.models import utcnow
 
+from . import host_app
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -345,6 +347,56 @@ def app(make_app: AppFactory) -> Flask:
 @pytest.fixture
 def make_sqlite_app(sqlite_database: dict[str, Any], smtp_port: int) -> Iterator[AppFactory]:
     factory = AppFactory(sqlite_database, smtp_port)
+    yield factory
+    factory.teardown()
+
+
+class HostFactory:
+    """Builds the host app of ``tests/host_app`` (its own factory, module-level
+    extensions, Flask-Login, Flask-Migrate, its own Babel, a JSON API) on the
+    test's database, creating its tables as its own test suite would."""
+
+    def __init__(self, database: dict[str, Any], smtp_port: int | None) -> None:
+        self.database = database
+        self.smtp_port = smtp_port
+        self.built: list[Flask] = []
+
+    def __call__(self, create: bool = True, **config: Any) -> Flask:
+        settings: dict[str, Any] = {"TESTING": True, **self.database}
+        if self.smtp_port:
+            settings.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.smtp_port,
+                            MAIL_SUPPRESS_SEND=False)
+        app = host_app.create_app({**settings, **config})
+        app.test_client_class = ClosingClient
+        self.built.append(app)
+        if create:
+            with app.app_context():
+                host_app.db.create_all()
+                if "webence_privacy" in app.extensions:
+                    host_app.privacy.sync_policy()
+        return app
+
+    def teardown(self) -> None:
+        for app in self.built:
+            if "webence_privacy" in app.extensions:
+                mail.worker(app).drain()
+                visits.flush(app)
+            with app.app_context():
+                host_app.db.session.remove()
+                host_app.db.drop_all()
+                host_app.db.engine.dispose()
+
+
+@pytest.fixture
+def make_host(database: dict[str, Any], smtp_port: int) -> Iterator[HostFactory]:
+    factory = HostFactory(database, smtp_port)
+    yield factory
+    factory.teardown()
+
+
+@pytest.fixture
+def make_sqlite_host(sqlite_database: dict[str, Any], smtp_port: int) -> Iterator[HostFactory]:
+    factory = HostFactory(sqlite_database, smtp_port)
     yield factory
     factory.teardown()
 

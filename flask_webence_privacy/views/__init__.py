@@ -15,14 +15,16 @@ from flask import Blueprint, Flask, Request, Response, request
 from .. import doctor, labels
 from ..config import localize
 from ..i18n import gettext, ngettext
-from ..language import LANGUAGE_COOKIE, asked_language, current_language
-from ..policy import find_source, source_period
+from ..language import LANGUAGE_COOKIE, asked_language, current_language, speaking
+from ..policy import find_source, record_if_missing, source_period
+from ..setup import exempt_from_host_csrf
 from ..state import State, get_state
 from . import admin, contact, cookies, newsletter, policy, portal, visits
 from .common import (
     BLUEPRINT,
-    CSP,
     PACKAGE,
+    content_security_policy,
+    in_visitor_language,
     keep_language,
     language_switch_url,
     mail_links,
@@ -42,19 +44,19 @@ def source_period_named(state: State, name: str) -> str:
     return source_period(state.settings, source)
 
 
-#: What every page of the package answers with (a view's own value wins).
-SECURITY_HEADERS = (
-    ("Content-Security-Policy", CSP),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "DENY"),
-)
-#: ... and over https, HSTS too.
-SECURE_HEADERS = (*SECURITY_HEADERS,
-                  ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-#: Both, by ``request.is_secure``, each header with its name in lower case.
-_WANTED = {secure: tuple((name.lower(), name, value) for name, value in wanted)
-           for secure, wanted in ((False, SECURITY_HEADERS), (True, SECURE_HEADERS))}
+def security_headers_of(csp: str) -> dict[bool, tuple[tuple[str, str, str], ...]]:
+    """What every page of the package answers with (a view's own value wins), and
+    over https HSTS too: by ``request.is_secure``, each header as (lower-cased
+    name, name, value)."""
+    plain = (
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+    )
+    secure = (*plain, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return {is_secure: tuple((name.lower(), name, value) for name, value in wanted)
+            for is_secure, wanted in ((False, plain), (True, secure))}
 
 
 def register_views(app: Flask, state: State) -> None:
@@ -71,6 +73,11 @@ def register_views(app: Flask, state: State) -> None:
     for module in (policy, contact, newsletter, portal, admin, cookies, visits):
         module.init_views(bp, state)
 
+    @bp.url_value_preprocessor
+    def leave_to_own_forms(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Runs before every before_request hook, the host's CSRFProtect's included.
+        exempt_from_host_csrf(app, bp, state.host_csrf_exempted)
+
     @bp.before_request
     def tables_up_to_date() -> Response | None:
         """Once per process: a site deployed without running its migrations gets a
@@ -81,10 +88,18 @@ def register_views(app: Flask, state: State) -> None:
             current.db.session.rollback()
             for problem in current.schema_problems:
                 log.error("flask-webence-privacy: %s", problem)
+            if not current.schema_problems:
+                # A site on migrations that forgot `flask privacy sync-policy` still
+                # records what its page says (the first worker to get here does).
+                record_if_missing(current.db, current.models, current.settings,
+                                  current.sources, current.periods)
         if current.schema_problems:
-            return render("error.html", 503, title=gettext("This page is being updated"),
-                          message=gettext("Please try again in a few minutes."))
+            with speaking(current_language()):
+                return render("error.html", 503, title=gettext("This page is being updated"),
+                              message=gettext("Please try again in a few minutes."))
         return None
+
+    wanted = security_headers_of(content_security_policy(state.settings.csp))
 
     @bp.after_request
     def security_headers(response: Response) -> Response:
@@ -96,7 +111,7 @@ def register_views(app: Flask, state: State) -> None:
         have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
         if settings.security_headers:
             # Each header unless the view set its own.
-            headers.extend([(name, value) for low, name, value in _WANTED[req.is_secure]
+            headers.extend([(name, value) for low, name, value in wanted[req.is_secure]
                             if low not in have])
         # The page differs by language and by the visitor's cookies (the banner).
         if "vary" in have:
@@ -111,9 +126,16 @@ def register_views(app: Flask, state: State) -> None:
 
     @bp.errorhandler(404)
     def not_found(error: Exception) -> Response:
-        return render("error.html", 404, title_code="not_found")
+        with speaking(current_language()):
+            return render("error.html", 404, title_code="not_found")
 
     app.register_blueprint(bp, url_prefix=state.settings.url_prefix)
+    if not state.own_babel:
+        # The host's Flask-Babel selector chooses its own pages' language; the
+        # package's pages speak the package's choice, text, dates and lang alike.
+        for endpoint, view in list(app.view_functions.items()):
+            if endpoint.startswith(BLUEPRINT + "."):
+                app.view_functions[endpoint] = in_visitor_language(view)
 
     # Globals, not a context processor: imported macros see globals only.
     app.jinja_env.globals.update(

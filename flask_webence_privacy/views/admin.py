@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 from wtforms import RadioField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import NoControlCharacters, PrivacyForm
@@ -38,8 +37,7 @@ class ReasonForm(PrivacyForm):
 
 
 class ExtendForm(ReasonForm):
-    months = RadioField(_l("Extend by"), choices=[SelectChoice("1", _l("one month")),
-                                                    SelectChoice("2", _l("two months"))],
+    months = RadioField(_l("Extend by"), choices=[("1", _l("one month")), ("2", _l("two months"))],
                         default="2", validators=[DataRequired()])
 
 
@@ -74,11 +72,10 @@ class NewRequestForm(PrivacyForm):
     )
     # Any value reaches the domain, which refuses what it does not know by name.
     kind = SelectField(_l("Kind of request"), validate_choice=False,
-                       choices=[SelectChoice(r.kind, r.label) for r in RIGHTS],
+                       choices=[(r.kind, r.label) for r in RIGHTS],
                        validators=[DataRequired(message=_l("Choose the kind of request."))])
     channel = SelectField(_l("Received by"), validate_choice=False,
-                          choices=[SelectChoice(c, channel_label(c))
-                                   for c in lifecycle.CHANNELS],
+                          choices=[(c, channel_label(c)) for c in lifecycle.CHANNELS],
                           validators=[DataRequired(message=_l("Choose how it was received."))])
     received = StringField(_l("Received on"), validators=[Optional(), _received_date],
                            render_kw={"type": "date"})
@@ -113,12 +110,10 @@ def init_views(bp: Blueprint, state: State) -> None:
     bp.add_url_rule("/admin/requests/<int:request_id>", "admin_detail", admin_detail)
     new_view = state.limiter.limit("120 per hour", methods=["POST"])(admin_new)
     # Like the actions below: the form checks its own CSRF token.
-    state.csrf.exempt(new_view)
     bp.add_url_rule("/admin/requests/new", "admin_new", new_view, methods=["GET", "POST"])
     for action in ("complete", "reject", "extend"):
         view = state.limiter.limit("120 per hour", methods=["POST"])(admin_action)
         # no-referrer pages post without a Referer; the forms check the CSRF token.
-        state.csrf.exempt(view)
         bp.add_url_rule(f"/admin/requests/<int:request_id>/{action}", f"admin_{action}",
                         view, methods=["POST"], defaults={"action": action})
 
@@ -192,8 +187,7 @@ def admin_new() -> Any:
     state = get_state()
     form = NewRequestForm()
     languages = state.settings.languages
-    form.language.choices = [SelectChoice(code, LANGUAGE_NAMES.get(code, code))
-                             for code in languages]
+    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
     if request.method == "GET":
         form.received.data = utcnow().date().isoformat()
         form.language.data = current_language()

@@ -4,7 +4,7 @@ URLs, the language switch and the template helpers."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -23,21 +23,57 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import tokens
-from ..language import LANGUAGE_COOKIE, asked_language
+from ..language import LANGUAGE_COOKIE, asked_language, select_locale, speaking
 
 PACKAGE = Path(__file__).resolve().parent.parent
 BLUEPRINT = "webence_privacy"
 
 #: Strict enough that an injected inline script cannot run; the pages need no more.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+CSP_DIRECTIVES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("default-src", ("'self'",)),
+    ("script-src", ("'self'",)),
+    ("style-src", ("'self'",)),
+    ("img-src", ("'self'", "data:")),
+    ("form-action", ("'self'",)),
+    ("frame-ancestors", ("'none'",)),
+    ("base-uri", ("'none'",)),
+    ("object-src", ("'none'",)),
 )
+
+
+def content_security_policy(extra: Mapping[str, Iterable[str]] | None = None) -> str:
+    """The package's policy with a site's extra sources (``PRIVACY_CSP``) merged in:
+    a host layout's stylesheet or font from a CDN is allowed by naming it, while
+    the rest stays as strict (config.py refuses ``'unsafe-inline'`` and the like
+    for scripts). A directive the package does not set starts from nothing; a
+    source added to one that says ``'none'`` replaces it."""
+    merged = {name: list(sources) for name, sources in CSP_DIRECTIVES}
+    for name, sources in (extra or {}).items():
+        have = merged.setdefault(name, [])
+        if have == ["'none'"] and sources:
+            have.clear()
+        have.extend(source for source in sources if source not in have)
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in merged.items())
+
+
+CSP = content_security_policy()
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(f"webence_privacy/{template}", **context), status)
     return response
+
+
+def in_visitor_language(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A view that runs in the language the package chose for this visitor, even
+    where the host's own Flask-Babel selector would choose another."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with speaking(select_locale()):
+            return view(*args, **kwargs)
+
+    return wrapper
 
 
 def private(view: Callable[..., Any]) -> Callable[..., Response]:

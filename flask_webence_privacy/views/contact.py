@@ -91,7 +91,6 @@ def init_views(bp: Blueprint, state: State) -> None:
     )(view)
     # CSRF is checked by the form itself (PrivacyForm), so a missing token gives the
     # form back with the visitor's text and a message instead of a bare 400 page.
-    state.csrf.exempt(view)
     bp.add_url_rule("/contact", "contact", view, methods=["GET", "POST"])
     bp.add_url_rule("/contact/sent", "contact_sent", private(contact_sent))
 

@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 from .. import cookies
 from ..forms import PrivacyForm
 from ..i18n import gettext as _
-from ..language import current_language
+from ..language import current_language, speaking
 from ..policy import current_version
 from ..state import State, get_state, remember
 from ..transactions import DatabaseUnavailable, retrying
@@ -45,7 +45,6 @@ def init_views(bp: Blueprint, state: State) -> None:
     view = state.limiter.limit("300 per hour", methods=["POST"])(cookie_settings)
     # The form checks its token itself (PrivacyForm), so an expired one gets a
     # page that says what to do, not a bare 400.
-    state.csrf.exempt(view)
     bp.add_url_rule("/cookies", "cookies", view, methods=["GET", "POST"])
 
 
@@ -140,13 +139,16 @@ def banner() -> Markup:
         values: dict[str, Any] = dict(keep)
         settings_page = url_for(f"{BLUEPRINT}.cookies", **values)
         join = "&" if "?" in settings_page else "?"
-        # The template autoescapes everything it puts in; the result is safe HTML.
-        return Markup(render_template(  # noqa: S704
-            "webence_privacy/_cookie_banner.html", csrf_token=_TOKEN, next=_NEXT,
-            settings_url=f"{settings_page}{join}next={_NEXT_QUERY}",
-            title=_("Cookies on this website"),
-            types=[{"statement": cookies.statement(state.settings, kind, language)}
-                   for kind in cookies.optional_types(state.settings)]))
+        # On a host's page (in the host's language, maybe one the package has not)
+        # the banner is in the package's language and says so in its lang.
+        with speaking(language):
+            # The template autoescapes everything it puts in; the result is safe HTML.
+            return Markup(render_template(  # noqa: S704
+                "webence_privacy/_cookie_banner.html", csrf_token=_TOKEN, next=_NEXT,
+                settings_url=f"{settings_page}{join}next={_NEXT_QUERY}",
+                title=_("Cookies on this website"), language=language,
+                types=[{"statement": cookies.statement(state.settings, kind, language)}
+                       for kind in cookies.optional_types(state.settings)]))
 
     cached = state.kept(key, make)
     html = (str(cached).replace(_NEXT_QUERY, str(escape(quote(here, safe="/"))))

@@ -55,13 +55,12 @@ def init_views(bp: Blueprint, state: State) -> None:
     def add(rule: str, endpoint: str, view: Any, limit: str, counts_success: bool) -> None:
         view = private(view)
         view.__name__ = f"newsletter_{endpoint}"
-        view = state.limiter.limit(limit, methods=["POST"], key_func=client_key,
-                                   deduct_when=accepted if counts_success else None,
-                                   on_breach=_too_many)(view)
         # Each view checks CSRF itself (the form, or validate_csrf), so a missing
         # token gives the page back with a message instead of a bare 400, and the
         # one-click POST, which carries none, can pass.
-        state.csrf.exempt(view)
+        view = state.limiter.limit(limit, methods=["POST"], key_func=client_key,
+                                   deduct_when=accepted if counts_success else None,
+                                   on_breach=_too_many)(view)
         bp.add_url_rule(rule, endpoint, view, methods=["GET", "POST"])
 
     # The forms count only what they accept; the link pages count every POST.

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 from wtforms import BooleanField, RadioField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from .. import address, cookies
@@ -30,7 +29,7 @@ class RequestForm(PrivacyForm):
     email = email_field()
     kind = RadioField(
         _l("What would you like to do?"),
-        choices=[SelectChoice(r.kind, r.label) for r in RIGHTS],
+        choices=[(r.kind, r.label) for r in RIGHTS],
         validators=[InputRequired(message=_l("Choose what you would like to do."))],
     )
     details = TextAreaField(
@@ -74,17 +73,15 @@ def init_views(bp: Blueprint, state: State) -> None:
     # The form checks its CSRF token itself (PrivacyForm), so a missing or broken
     # token (a body that is not UTF-8 loses every field) gives the form back with
     # its message, as on the other public forms, instead of a bare 400 page.
-    state.csrf.exempt(form_view)
     bp.add_url_rule("/request", "request_form", form_view, methods=["GET", "POST"])
     # Where the forms land (303): reloading them files and mails nothing again.
     bp.add_url_rule("/request/sent", "request_sent", private(request_sent))
     bp.add_url_rule("/request/erased/<result>", "request_erased", private(request_erased))
     page_view = limit("30 per hour", methods=["POST"])(request_page)
     # The page is sent with Referrer-Policy: no-referrer (its URL is a secret), so
-    # browsers post its forms without a Referer and CSRFProtect's HTTPS Referer
-    # check would refuse every one. Its forms check the CSRF token themselves
+    # browsers post its forms without a Referer, which a host's CSRFProtect would
+    # refuse (setup.exempt_from_host_csrf). Its forms check the CSRF token themselves
     # (PrivacyForm), and the signed link in the URL is a second, unguessable secret.
-    state.csrf.exempt(page_view)
     bp.add_url_rule("/request/<token>", "request_page", page_view, methods=["GET", "POST"])
     bp.add_url_rule("/request/<token>/export.json", "request_export", request_export)
     bp.add_url_rule("/request/<token>/export.zip", "request_export_zip", request_export_zip)
