@@ -60,7 +60,7 @@ __all__ = ["COOKIE_TYPES", "CHOICE_COOKIE", "Choice", "consented", "current_choi
 
 def optional_types(settings: Settings) -> tuple[str, ...]:
     """The site's cookie types that need a yes, in a fixed order."""
-    present = {c["type"] for c in settings.cookies}
+    present = {c.type for c in settings.cookies}
     return tuple(t for t in COOKIE_TYPES if t != "functional" and t in present)
 
 
@@ -71,9 +71,9 @@ def type_label(kind: str) -> str:
 
 def cookies_of(settings: Settings, kind: str, language: str) -> list[dict[str, str]]:
     """The cookies of one type, as the privacy page lists them."""
-    return [{"name": c["name"], "purpose": localize(c["purpose"], language),
-             "duration": localize(c.get("duration"), language)}
-            for c in settings.cookies if c["type"] == kind]
+    return [{"name": c.name, "purpose": localize(c.purpose, language),
+             "duration": localize(c.duration, language)}
+            for c in settings.cookies if c.type == kind]
 
 
 def statement(settings: Settings, kind: str, language: str) -> str:
@@ -249,9 +249,9 @@ def apply(response: Response, token: str, found: Choice, settings: Settings) -> 
     response.set_cookie(CHOICE_COOKIE, token, max_age=CHOICE_MAX_AGE, httponly=True,
                         samesite="Lax", secure=request.is_secure)
     for cookie in settings.cookies:
-        if cookie["type"] != "functional" and cookie["type"] not in found.given \
-                and cookie["name"] in request.cookies:
-            response.delete_cookie(cookie["name"])
+        if cookie.type != "functional" and cookie.type not in found.given \
+                and cookie.name in request.cookies:
+            response.delete_cookie(cookie.name)
 
 
 def browser_records(state: State) -> list[ConsentRecordRow]:

@@ -17,7 +17,14 @@ from typing import Any
 from flask_babel import force_locale
 from flask_sqlalchemy import SQLAlchemy
 
-from .config import ConfigurationError, PolicyVersionSpec, RetentionCategory, Settings, localize
+from .config import (
+    ConfigurationError,
+    PolicyVersionSpec,
+    Purpose,
+    RetentionCategory,
+    Settings,
+    localize,
+)
 from .i18n import gettext as _
 from .i18n import ngettext
 from .language import current_language
@@ -127,11 +134,11 @@ def find_source(sources: Iterable[Source], name: str) -> Source | None:
     return next((s for s in sources if s.name == name), None)
 
 
-def purpose_period(settings: Settings, sources: Iterable[Source], purpose: Mapping[str, Any]) -> str:
+def purpose_period(settings: Settings, sources: Iterable[Source], purpose: Purpose) -> str:
     """A configured purpose's period: its source's (``"source": "Subscriber"``) when
     it names one, so the purposes table says what that source's table says."""
     sources = list(sources)
-    name = purpose.get("source")
+    name = purpose.source
     if name:
         source = find_source(sources, name)
         if source is None:
@@ -140,7 +147,7 @@ def purpose_period(settings: Settings, sources: Iterable[Source], purpose: Mappi
                 f"PRIVACY_PURPOSES: a purpose names source {name!r}, which is not registered; "
                 f"registered: {', '.join(s.name for s in sources)}")
         return source_period(settings, source)
-    return format_period(settings.category(purpose.get("category", "default")))
+    return format_period(settings.category(purpose.category))
 
 
 def _sources(settings: Settings, sources: Iterable[Source], language: str) -> list[dict[str, Any]]:
@@ -181,9 +188,9 @@ def page_content(
         "data_categories": [localize(c, language) for c in settings.data_categories],
         "purposes": [
             {
-                "label": localize(p["label"], language),
-                "description": localize(p.get("description"), language),
-                "retention": retention_info(settings, p.get("category", "default"), language),
+                "label": localize(p.label, language),
+                "description": localize(p.description, language),
+                "retention": retention_info(settings, p.category, language),
                 "period": purpose_period(settings, sources, p),
             }
             for p in settings.purposes
@@ -192,20 +199,20 @@ def page_content(
         "sources": _sources(settings, sources, language),
         "processors": [
             {
-                "name": p["name"],
-                "purpose": localize(p["purpose"], language),
-                "location": localize(p.get("location"), language),
+                "name": p.name,
+                "purpose": localize(p.purpose, language),
+                "location": localize(p.location, language),
                 # ISO in the content (snapshots are JSON); the page formats it.
-                "agreement_date": str(p["agreement_date"]) if p.get("agreement_date") else "",
+                "agreement_date": str(p.agreement_date) if p.agreement_date else "",
             }
             for p in settings.processors
         ],
         "cookies": [
             {
-                "name": c["name"],
-                "type": c["type"],
-                "purpose": localize(c["purpose"], language),
-                "duration": localize(c.get("duration"), language),
+                "name": c.name,
+                "type": c.type,
+                "purpose": localize(c.purpose, language),
+                "duration": localize(c.duration, language),
             }
             for c in settings.cookies
         ],
