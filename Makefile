@@ -31,7 +31,7 @@ install-test: $(VENV)/.installed-test
 install: install-test
 
 run: install-run
-	FLASK_DEBUG=1 $(BIN)/flask privacy init-db
+	FLASK_DEBUG=1 $(BIN)/flask init-db
 	$(BIN)/flask run --debug --port $${PORT:-5000}
 
 # ruff, then mypy (configured in pyproject.toml's [tool.mypy]).

@@ -75,7 +75,7 @@ def main() -> None:
            "WEBENCE_PRIVACY_CONTACT_RATE_LIMIT": "100000 per hour",
            "WEBENCE_MAIL_SERVER": "127.0.0.1", "WEBENCE_MAIL_PORT": str(smtp.port)}
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "flask"), "privacy", "init-db"], cwd=ROOT, env=env,
+    subprocess.run([str(bin_dir / "flask"), "init-db"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-b",
                                f"127.0.0.1:{port}", "example_site:create_app()"],

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, Response, current_app, render_template, request
 from flask_sqlalchemy import SQLAlchemy
 
@@ -119,6 +120,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         text = demo.text(current_language())
         return render_template("error.html", title=text["error_title"],
                                text=text["error_text"]), 500
+
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create the site's tables and the package's, and record the policy. The
+        example site has no migrations; a site on Flask-Migrate runs `flask db
+        upgrade`, then `flask privacy sync-policy`."""
+        db.create_all()
+        click.echo(f"Tables ready; {privacy.sync_policy()} policy version(s) recorded.")
 
     from .mailview import init_mail_viewer
 

@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_sqlalchemy import SQLAlchemy
 
@@ -242,17 +244,45 @@ def snapshot(settings: Settings, sources: Sequence[Source], periods: Mapping[str
     return json.dumps(content, sort_keys=True, ensure_ascii=False)
 
 
-def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source],
-                  periods: Mapping[str, PeriodText]) -> int:
-    """Record configured versions in the database; snapshot the current one.
+@dataclass(frozen=True)
+class Recorded:
+    """What recording the policy stored: versions added, and whether the current
+    version's snapshot was stored now (False: it was there already)."""
 
-    Earlier versions added now get no snapshot: today's configuration is not
-    what they said. Returns the number of versions added.
+    version: str
+    added: int
+    snapshot: bool
+    #: The stored snapshot differs from what the page says today.
+    changed: bool = False
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.added or self.snapshot)
+
+
+def record(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source],
+           periods: Mapping[str, PeriodText]) -> Recorded:
+    """Record the configured versions in the database and snapshot the current one:
+    the step a deploy runs after its migrations (``flask privacy sync-policy``).
+
+    Idempotent: what is recorded stays as it is. Earlier versions added now get no
+    snapshot: today's configuration is not what they said. Several processes may
+    run it at once (workers on their first request, a deploy): the unique version
+    column lets one insert win, and the others read its row and add nothing.
     """
+    try:
+        return _record(db, models, settings, sources, periods)
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return _record(db, models, settings, sources, periods)
+
+
+def _record(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source],
+            periods: Mapping[str, PeriodText]) -> Recorded:
     PolicyVersion = models.PolicyVersion
     current = current_version(settings)
     known = {row.version: row for row in db.session.scalars(db.select(PolicyVersion))}
-    added = 0
+    added, stored, changed = 0, False, False
     for spec in versions(settings):
         row = known.get(spec.version)
         if row is None:
@@ -262,15 +292,44 @@ def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: S
         if spec.version == current.version:
             fresh = snapshot(settings, sources, periods)
             if row.snapshot is None:
-                row.snapshot = fresh
+                row.snapshot, stored = fresh, True
             elif row.snapshot != fresh:
+                changed = True
                 log.warning(
                     "The privacy configuration changed since policy version %s was "
                     "published; publish a new version in PRIVACY_POLICY_VERSIONS.",
                     spec.version,
                 )
     db.session.commit()
-    return added
+    return Recorded(current.version, added, stored, changed)
+
+
+def sync_versions(db: SQLAlchemy, models: Models, settings: Settings, sources: Sequence[Source],
+                  periods: Mapping[str, PeriodText]) -> int:
+    """:func:`record`, answering the number of versions added."""
+    return record(db, models, settings, sources, periods).added
+
+
+def record_if_missing(db: SQLAlchemy, models: Models, settings: Settings,
+                      sources: Sequence[Source], periods: Mapping[str, PeriodText]) -> None:
+    """On a process's first request: record the policy when its current version is
+    not recorded yet (a site on migrations that forgot ``sync-policy`` still keeps
+    what its page says). One indexed read when it is; never fails the request."""
+    PolicyVersion = models.PolicyVersion
+    current = current_version(settings).version
+    try:
+        snapshot_stored = db.session.scalar(
+            db.select(PolicyVersion.snapshot.is_not(None)).where(PolicyVersion.version == current))
+        if not snapshot_stored:
+            done = record(db, models, settings, sources, periods)
+            log.info("Recorded privacy policy version %s on the first request (run flask "
+                     "privacy sync-policy after each deploy to record it then).", done.version)
+    except sa.exc.SQLAlchemyError as exc:
+        # A read-only database user, a lock that timed out: the page still
+        # answers; sync-policy (or the next process) records it.
+        db.session.rollback()
+        log.warning("Could not record privacy policy version %s (%s); run flask privacy "
+                    "sync-policy.", current, exc)
 
 
 def stored_snapshot(db: SQLAlchemy, models: Models, version: str,

@@ -475,7 +475,10 @@ def test_the_deployment_check_sees_a_host_column_without_an_index(make_app):
 
     app = make_app(setup=setup)
     result = app.test_cli_runner().invoke(args=["privacy", "check"])
-    assert "privacy.W005" in result.output and "lower(email)" in result.output
+    # MariaDB compares by its case-insensitive collation: the column itself wants the index.
+    collating = app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql")
+    expression = "email" if collating else "lower(email)"
+    assert "privacy.W005" in result.output and f"no index on {expression} " in result.output
 
 
 def test_a_host_column_without_an_index_is_named_at_start_up(make_app, caplog):
@@ -489,8 +492,12 @@ def test_a_host_column_without_an_index_is_named_at_start_up(make_app, caplog):
         privacy.register(Lead)
 
     with caplog.at_level(logging.WARNING, logger="flask_webence_privacy"):
-        make_app(setup=setup, create=False)
-    assert "privacy.register(Lead): no index on lower(email) of lead" in caplog.text
+        app = make_app(setup=setup, create=False)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql"):
+        # MariaDB compares by its case-insensitive collation: the plain index serves.
+        assert "privacy.register(Lead)" not in caplog.text
+    else:
+        assert "privacy.register(Lead): no index on lower(email) of lead" in caplog.text
 
 
 def test_the_deployment_check_sees_a_purge_that_does_not_run(make_app):

@@ -102,7 +102,7 @@ def gunicorn_site(pg_schema, smtp_port: int, **settings: str):
         **{f"WEBENCE_{key}": value for key, value in settings.items()},
     }
     flask = str(BIN / "flask")
-    subprocess.run([flask, "privacy", "init-db"], cwd=ROOT, env=env, check=True,
+    subprocess.run([flask, "init-db"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=60)
     server = subprocess.Popen(
         [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "30",

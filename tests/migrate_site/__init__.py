@@ -33,6 +33,8 @@ def create_app() -> Flask:
     app = Flask(__name__)
     app.config.update(json.loads(os.environ["MIGRATE_SITE_CONFIG"]))
     db.init_app(app)
-    privacy.init_app(app, db=db)
+    # MIGRATE_SITE_PRIVACY=0: the site as it was before it added the package.
+    if os.environ.get("MIGRATE_SITE_PRIVACY", "1") == "1":
+        privacy.init_app(app, db=db)
     migrate.init_app(app, db, directory=os.environ["MIGRATE_SITE_MIGRATIONS"])
     return app
