@@ -442,11 +442,11 @@ def csrf_token(client: Any, url: str, **kwargs: Any) -> str:
 
 
 class LiveServer:
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, port: int = 0) -> None:
         from werkzeug.serving import make_server
 
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -461,8 +461,8 @@ class LiveServer:
 def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
     servers: list[LiveServer] = []
 
-    def start(app: Flask) -> LiveServer:
-        server = LiveServer(app)
+    def start(app: Flask, port: int = 0) -> LiveServer:
+        server = LiveServer(app, port)
         servers.append(server)
         return server
 
@@ -494,6 +494,7 @@ def example_site_app(request: pytest.FixtureRequest,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'site{len(built)}.db'}",
             "SECRET_KEY": "example-site-test",
             # As in production: the address declared, the hash key apart.
+            "PRIVACY_SITE_URL": "http://localhost",
             "TRUSTED_HOSTS": ["127.0.0.1", "localhost"],
             "PRIVACY_HASH_KEY": "example-site-hash-key",
             "MAIL_SUPPRESS_SEND": True,
@@ -533,9 +534,12 @@ def example_site_options() -> dict[str, Any]:
 
 @pytest.fixture
 def example_site(example_site_app: Callable[..., Flask], example_site_options: dict[str, Any],
-                 live_server: Callable[[Flask], LiveServer]) -> LiveServer:
+                 live_server: Callable[..., LiveServer]) -> LiveServer:
     """The example site, running: ``.url`` for the browser, ``.app`` for the database."""
-    return live_server(example_site_app(**example_site_options))
+    # Mailed links lead to where the browser finds the site: its port is chosen first.
+    port = free_port()
+    return live_server(example_site_app(PRIVACY_SITE_URL=f"http://127.0.0.1:{port}",
+                                        **example_site_options), port)
 
 
 # -- browser ------------------------------------------------------------------------
