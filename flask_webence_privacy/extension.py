@@ -35,7 +35,7 @@ from .config import ConfigurationError, Text
 from .labels import Label, ValueLabels
 from .language import locale_selector
 from .models import HoldRow, get_models
-from .registry import EraseMode, Source, check_categories, make_source
+from .registry import EraseMode, Source, check_categories, make_source, resolve_owners
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .requests.export import SubjectExport
@@ -94,6 +94,7 @@ class Privacy:
         builtin = [contact.source(models), newsletter.source(models), consent.source(models),
                    lifecycle.source(models), mail.source(models)]
         check_categories([*builtin, *self._host_sources], settings.retention)
+        resolve_owners([*builtin, *self._host_sources], settings.retention)
 
         setup_mail(app)
         setup_session_cookie(app)
@@ -139,6 +140,8 @@ class Privacy:
         canonical_email: bool = False,
         field_labels: Mapping[str, Label] | None = None,
         value_labels: Mapping[str, ValueLabels] | None = None,
+        owner: str | None = None,
+        anonymize: Iterable[str] | None = None,
     ) -> M:
         """Make a host model a source of personal data: it joins export, erasure,
         retention and the record of processing. Returns the model, so it also
@@ -155,6 +158,37 @@ class Privacy:
         ``(value, language)`` returning the label (or None for the value itself).
         Unlabelled columns get the package's labels for common names
         (``created_at``: "Date") or their name; dates read in the page's locale.
+
+        ``owner`` is for rows that belong to a person through another registered
+        model: it names a many-to-one relationship (``owner="author"``) or a
+        foreign-key column (``owner="author_id"``) leading to a registered
+        source, which may itself have an owner (Comment -> Post -> User). Such a
+        model needs no address column. Its rows are exported, shown, held and
+        erased with the person's; an erasure removes them before the rows they
+        belong to, and the purge removes them with those rows.
+
+        ``fields`` is what the data page shows and the export holds;
+        ``anonymize`` the columns ``erase="anonymize"`` writes over (default:
+        ``fields`` plus the address column, less keys, foreign keys and the
+        timestamp). Each becomes NULL where the column allows it, else
+        ``"[erased]"``; a unique text column gets ``"[erased]-<primary key>"``,
+        so two anonymised rows never collide. A column that allows neither (NOT
+        NULL and not text) is an error at registration.
+
+        ``erase`` may be a callable ``erase(rows) -> int``: ``rows`` is a
+        SQLAlchemy ``Select`` of the model's rows to remove; it returns how many
+        it removed. It runs inside the erasure's transaction (or the purge
+        batch's): it must not commit, and if it raises, everything the erasure
+        did is rolled back. For example::
+
+            def erase_orders(rows: sa.Select) -> int:
+                orders = db.session.scalars(rows).all()
+                for order in orders:
+                    order.name, order.address = None, "[erased]"
+                    invoices.forget(order.number)  # the site's own clean-up
+                return len(orders)
+
+            privacy.register(Order, erase=erase_orders)
         """
         source = make_source(
             model,
@@ -169,6 +203,8 @@ class Privacy:
             canonical_email=canonical_email,
             field_labels=field_labels,
             value_labels=value_labels,
+            owner=owner,
+            anonymize=anonymize,
         )
         if any(s.model is model for s in self._host_sources):
             raise ConfigurationError(f"privacy.register({source.name}): registered twice")

@@ -13,7 +13,11 @@ Three things keep personal data past its period or a request to erase it:
   (the visitor is told why, and that lifting the restriction comes first).
 
 The purge, the erasure, the erasure page and the newsletter ask here, so they
-cannot disagree.
+cannot disagree. The predicates take the subject as an SQL expression: for rows
+that belong to a person through another model (a source registered with
+``owner``) it is their owner row's address, read through the foreign keys
+(:meth:`~flask_webence_privacy.registry.Source.subject_key`), so a held or
+restricted person's posts and comments are kept with their account.
 """
 
 from __future__ import annotations

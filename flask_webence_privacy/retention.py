@@ -12,12 +12,20 @@ only the rows its own DELETE removed.
 
 Rows of a subject that :mod:`~flask_webence_privacy.keeping` keeps (a hold, a
 restriction) are left where they are.
+
+Rows that belong to other rows (a source registered with ``owner``) expire by
+their own timestamp and category like any other, and they also go with the row
+they belong to: when the purge removes a row (by delete or a callable), the rows
+that belong to it are removed first, in the same batch, so every foreign key
+holds. They are reported on a line of their own ("<category>, with <owner>").
+An anonymised owner row stays, and so do the rows that belong to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +37,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import keeping
 from .config import ConfigurationError
 from .models import utcnow
-from .registry import Rule, RuleContext, anonymized_values
+from .registry import (
+    Rule,
+    RuleContext,
+    Source,
+    children_first,
+    owned_by,
+    remove,
+    resolve_owners,
+    rows_owned,
+)
 from .signals import records_purged
 from .state import State
 
@@ -101,10 +118,11 @@ def moment(now: dt.datetime | dt.date | None) -> dt.datetime:
 
 
 def rules(state: State, now: dt.datetime) -> list[Rule]:
-    """Every set of rows that may be past its period at ``now``, in purge order."""
+    """Every set of rows that may be past its period at ``now``, in purge order:
+    rows that belong to other rows first."""
     context = RuleContext(state.settings, state.models, now)
     result: list[Rule] = []
-    for source in state.sources:
+    for source in children_first(resolve_owners(state.sources, state.settings.retention)):
         result += source.retention_rules(context)
     for extra in state.extra_rules:
         result += extra(context)
@@ -161,31 +179,30 @@ def batch_size(state: State) -> int:
     return SQLITE_BATCH_SIZE if state.db.engine.dialect.name == "sqlite" else BATCH_SIZE
 
 
-def _anonymize_values(rule: Rule) -> dict[str, object]:
-    if rule.source is None:
-        raise ValueError(f"rule {rule.name}/{rule.category} anonymises without a source")
-    return anonymized_values(rule.source)
+def _owned(state: State, rule: Rule,
+           where: ColumnElement[bool]) -> list[tuple[Source, ColumnElement[bool]]]:
+    """The rows that go with the rule's rows matching ``where``: per source whose
+    rows belong to them, deepest first. None where the rule's rows stay
+    (anonymised)."""
+    if rule.source is None or rule.erase == "anonymize":
+        return []
+    return [(source, rows_owned(source, rule.source, where))
+            for source in owned_by(rule.source, state.sources)]
 
 
-def _remove(state: State, rule: Rule, batch: ColumnElement[bool]) -> int:
-    """Remove the rows of one batch, inside the caller's transaction; how many."""
+def _remove(state: State, rule: Rule, batch: ColumnElement[bool], owned: Counter[str]) -> int:
+    """Remove the rows of one batch, inside the caller's transaction; how many.
+    The rows that belong to them go first (counted in ``owned`` by source)."""
     session = state.db.session
-    if callable(rule.erase):
-        model = rule.source.model if rule.source is not None else rule.table
-        ids = list(session.scalars(sa.select(rule.pk).where(batch)))
-        if not ids:
-            return 0
-        result = rule.erase(sa.select(model).where(rule.pk.in_(ids)))
-        session.flush()
-        return int(result if isinstance(result, int) else len(ids))
-    statement: Any
-    if rule.erase == "anonymize":
-        statement = sa.update(rule.table).where(batch).values(_anonymize_values(rule))
-    else:
-        statement = sa.delete(rule.table).where(batch)
-    # rowcount: a row another purge removed meanwhile is not ours to count.
-    done = session.execute(statement.execution_options(synchronize_session=False))
-    return int(getattr(done, "rowcount", 0) or 0)
+    if rule.source is None:
+        if rule.erase != "delete":
+            raise ValueError(f"rule {rule.name}/{rule.category} removes rows without a source")
+        done = session.execute(
+            sa.delete(rule.table).where(batch).execution_options(synchronize_session=False))
+        return int(getattr(done, "rowcount", 0) or 0)
+    for source, rows in _owned(state, rule, batch):
+        owned[source.name] += remove(session, source, rows)
+    return remove(session, rule.source, batch)
 
 
 def _upper_bound(state: State, key: ColumnElement[Any], where: ColumnElement[bool], size: int,
@@ -200,7 +217,8 @@ def _upper_bound(state: State, key: ColumnElement[Any], where: ColumnElement[boo
     return upper
 
 
-def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept: bool) -> int:
+def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept: bool,
+                owned: Counter[str]) -> int:
     """Remove a rule's rows in batches of consecutive keys, each its own transaction.
 
     A batch is a key range (``low < key <= high``) and the rule's condition: one
@@ -216,12 +234,15 @@ def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept:
     where = _where(state, rule, anyone_kept)
     if dry_run:
         count = session.scalar(sa.select(sa.func.count()).select_from(rule.table).where(where))
+        for source, rows in _owned(state, rule, where):
+            owned[source.name] += int(session.scalar(
+                sa.select(sa.func.count()).select_from(source.table).where(rows)) or 0)
         session.rollback()
         return int(count or 0)
     if rule.order is not None:
-        return _purge_by_bound(state, rule, where, size, rule.order)
+        return _purge_by_bound(state, rule, where, size, rule.order, owned)
     if not isinstance(rule.pk.type, sa.Integer):
-        return _purge_by_bound(state, rule, where, size, rule.pk)
+        return _purge_by_bound(state, rule, where, size, rule.pk, owned)
     first, last = session.execute(
         sa.select(sa.func.min(rule.pk), sa.func.max(rule.pk)).where(where)).one()
     session.rollback()
@@ -231,7 +252,7 @@ def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept:
     while low < last:
         high = min(low + step, int(last))
         try:
-            removed = _remove(state, rule, sa.and_(where, rule.pk > low, rule.pk <= high))
+            removed = _remove(state, rule, sa.and_(where, rule.pk > low, rule.pk <= high), owned)
             session.commit()
         except BaseException:
             session.rollback()
@@ -250,7 +271,7 @@ def _purge_rule(state: State, rule: Rule, dry_run: bool, size: int, anyone_kept:
 
 
 def _purge_by_bound(state: State, rule: Rule, where: ColumnElement[bool], size: int,
-                    key: ColumnElement[Any]) -> int:
+                    key: ColumnElement[Any], owned: Counter[str]) -> int:
     """Batches closed by the ``size``-th value of ``key``: the rule's indexed
     timestamp (only expired rows are ever read, as a plain DELETE reads them) or
     a key that is not an integer. Rows that share the closing value go together."""
@@ -265,7 +286,7 @@ def _purge_by_bound(state: State, rule: Rule, where: ColumnElement[bool], size: 
             batch = sa.and_(where, key <= upper)
             if last is not None:
                 batch = sa.and_(batch, key > last)
-            removed = _remove(state, rule, batch)
+            removed = _remove(state, rule, batch, owned)
             session.commit()
         except BaseException:
             session.rollback()
@@ -291,11 +312,17 @@ def purge(state: State, now: dt.datetime | dt.date | None = None,
     anyone = keeping.anyone_kept(state.db, state.models, keeping.PURGE)
     state.db.session.rollback()
     for rule in rules(state, at):
-        count = _purge_rule(state, rule, dry_run, size, anyone)
+        owned: Counter[str] = Counter()
+        count = _purge_rule(state, rule, dry_run, size, anyone, owned)
         if progress is not None:
             progress(rule)
-        report.rows.append(PurgeRow(rule.name, rule.category, rule.cutoff, count))
-        if count and not dry_run:
-            records_purged.send(sender, model=rule.name, category=rule.category, count=count)
-            log.info("purge: %s/%s: %d row(s) removed", rule.name, rule.category, count)
+        rows = [PurgeRow(rule.name, rule.category, rule.cutoff, count)]
+        rows += [PurgeRow(name, f"{rule.category}, with {rule.name}", rule.cutoff, n)
+                 for name, n in owned.items()]
+        report.rows += rows
+        for row in rows:
+            if row.count and not dry_run:
+                records_purged.send(sender, model=row.model, category=row.category,
+                                    count=row.count)
+                log.info("purge: %s/%s: %d row(s) removed", row.model, row.category, row.count)
     return report

@@ -6,12 +6,15 @@ something other than what the erasure does. What stays, and why, comes from
 with ``erasable: False``) and everything under a legal hold (art. 17(3)(e)).
 The erasure is one transaction over all sources; the subject's requests keep
 only the keyed hash of the address, and the ledger gets that hash so a
-restored backup can be erased again.
+restored backup can be erased again. Rows that belong to other rows (a source
+registered with ``owner``) are erased before those, so every foreign key holds.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +27,7 @@ from ..config import localize
 from ..i18n import gettext as _
 from ..models import DataRequestRow, utcnow
 from ..policy import retention_info
-from ..registry import Source, anonymized_values
+from ..registry import Source, children_first, remove, resolve_owners
 from ..state import State
 from .lifecycle import COMPLETED, RequestError, claim, emit
 
@@ -88,26 +91,19 @@ def _count(state: State, source: Source, where: ColumnElement[bool]) -> int:
         sa.select(sa.func.count()).select_from(source.table).where(where)) or 0)
 
 
-def _erase_rows(state: State, source: Source, where: ColumnElement[bool]) -> int:
-    if callable(source.erase):
-        return int(source.erase(sa.select(source.model).where(where)) or 0)
-    if source.erase == "anonymize":
-        statement: Any = sa.update(source.table).where(where).values(anonymized_values(source))
-    else:
-        statement = sa.delete(source.table).where(where)
-    result = state.db.session.execute(statement.execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def _walk(state: State, email: str, language: str, *, execute: bool) -> ErasureReport:
-    """Every source, in order: what is kept (with the reason) and what is erased.
-    With ``execute`` the erasable rows are erased (the caller commits)."""
+    """Every source, rows that belong to other rows first: what is kept (with
+    the reason) and what is erased. With ``execute`` the erasable rows are erased
+    (the caller commits). An owned source's rows are found through its owner's,
+    so they go while those still name the subject; the registry refuses an owned
+    source that would stay (by law, or anonymised) where its owner row goes."""
     settings = state.settings
+    sources = children_first(resolve_owners(state.sources, settings.retention))
     report = ErasureReport(tokens.keyed_hash(email), planned=not execute)
     whole = keeping.subject_kept(state.db, state.models, email, keeping.ERASURE)
     why = {keeping.Reason.HOLD: hold_reason, keeping.Reason.RESTRICTION: restriction_reason}
     law = [name for name in settings.retention if keeping.kept_by_law(settings, name)]
-    for source in state.sources:
+    for source in sources:
         label = _label(source, language)
         mine = source.of_subject(email)
         kept: list[tuple[str, ColumnElement[bool]]] = []
@@ -130,7 +126,7 @@ def _walk(state: State, email: str, language: str, *, execute: bool) -> ErasureR
             if count:
                 report.kept.append(SourceResult(source.name, label, count, reason))
         if erasable is not None:
-            count = (_erase_rows(state, source, erasable) if execute
+            count = (remove(state.db.session, source, erasable) if execute
                      else _count(state, source, erasable))
             if count:
                 report.erased.append(SourceResult(source.name, label, count))
@@ -149,8 +145,8 @@ def erase_subject(state: State, email: str, request: DataRequestRow | None = Non
     """Erase ``email`` (canonical) from every source, in one transaction, but what
     is kept by law or under a hold; report both.
 
-    Any failure rolls everything back (:class:`ErasureFailed`); the caller's
-    request stays open.
+    Any failure rolls everything back (:class:`ErasureFailed`) and is logged with
+    its whole traceback, the address written over; the caller's request stays open.
     """
     db, models = state.db, state.models
     language = language or state.settings.default_language
@@ -172,8 +168,7 @@ def erase_subject(state: State, email: str, request: DataRequestRow | None = Non
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        # The type only: a database error's text may carry the address.
-        log.error("privacy erasure rolled back: %s", type(exc).__name__)
+        log.error("privacy erasure rolled back:\n%s", traceback_without(exc, email))
         raise ErasureFailed(type(exc).__name__) from exc
     if request is not None:
         db.session.expire(request)
@@ -181,6 +176,20 @@ def erase_subject(state: State, email: str, request: DataRequestRow | None = Non
     if request is not None:
         emit(signals.request_completed, request=request)
     return report
+
+
+def traceback_without(exc: BaseException, email: str) -> str:
+    """The whole traceback of ``exc``, for the log, without the address: a database
+    error names its statement's parameters (SQLAlchemy is told to leave them out)
+    and the database's own message, or a site's erase callable, may quote it
+    (PostgreSQL's "Key (email)=(...)"), so it is written over in any case."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.StatementError):
+            seen.hide_parameters = True
+        seen = seen.__cause__ or seen.__context__
+    text = "".join(traceback.format_exception(exc))
+    return re.sub(re.escape(email), "<address>", text, flags=re.IGNORECASE) if email else text
 
 
 def _resolution(report: ErasureReport) -> str:
@@ -207,6 +216,8 @@ def replay_erasures(state: State, progress: Callable[[], None] | None = None) ->
         return total
     found: set[str] = set()
     for source in state.sources:
+        if source.owner is not None:
+            continue  # no address of its own: erased with its owner's rows
         column = source.email_column
         for value in state.db.session.scalars(sa.select(column).where(column.is_not(None))
                                               .distinct()):

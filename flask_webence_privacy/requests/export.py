@@ -4,7 +4,9 @@ JSON and as a ZIP with a readable index and one CSV per source.
 
 The JSON keeps the stored values (machine-readable); the page and the index
 show each field and value as its source's registration labels it, in the
-reader's language (:meth:`~flask_webence_privacy.registry.Source.value_text`)."""
+reader's language (:meth:`~flask_webence_privacy.registry.Source.value_text`).
+Rows that belong to the subject through another registered model (``owner``)
+are the subject's records like any other."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from sqlalchemy.engine import RowMapping
 from ..config import localize
 from ..models import utcnow
 from ..policy import retention_info, source_period
-from ..registry import Source
+from ..registry import Source, resolve_owners
 from ..state import State
 
 
@@ -73,7 +75,10 @@ def _value(value: object) -> object:
 
 
 def rows_of(state: State, source: Source, email: str) -> Sequence[RowMapping]:
-    """The subject's rows of one source (``email`` canonical), oldest first."""
+    """The subject's rows of one source (``email`` canonical), oldest first; for a
+    source registered with ``owner``, the rows of the subject's rows of its owner
+    (one query, a subquery per owner on the way)."""
+    resolve_owners(state.sources, state.settings.retention)
     table = source.table
     return state.db.session.execute(
         sa.select(table).where(source.of_subject(email)).order_by(*table.primary_key)
