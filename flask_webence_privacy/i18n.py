@@ -11,11 +11,14 @@ gets is :mod:`~flask_webence_privacy.language`'s business.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
-from flask_babel import Domain, get_babel
+from flask import Flask, current_app, has_request_context
+from flask_babel import Domain, force_locale, get_babel
 
 from .config import PREFIX, ConfigurationError
 
@@ -26,11 +29,50 @@ _KEY = "webence_privacy.catalogues"
 
 
 class _Catalogues:
-    """One app's view of the domain: the directories searched, the loaded catalogues."""
+    """One app's view of the domain: the directories searched, the loaded
+    catalogues, and the language spoken outside a request unless told another."""
 
     def __init__(self, directories: list[str]) -> None:
         self.directories = directories
         self.cache: dict[Any, Any] = {}
+        self.default_language: str | None = None
+
+
+#: The language of what is being rendered, set by :func:`speaking`.
+_SPOKEN: ContextVar[str | None] = ContextVar("webence_privacy_language", default=None)
+
+
+def spoken_language() -> str | None:
+    """The language :func:`speaking` set, if any."""
+    return _SPOKEN.get()
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Render in ``language``: the package's catalogue, Flask-Babel's formatting and
+    ``language.current_language`` all say it inside, then what was before."""
+    token = _SPOKEN.set(language)
+    try:
+        with force_locale(language):
+            yield
+    finally:
+        _SPOKEN.reset(token)
+
+
+@contextmanager
+def package_locale() -> Iterator[None]:
+    """Flask-Babel's locale for what the package translates or formats: the one
+    spoken; outside a request (the Python API, the CLI, the mail sender) the
+    default language, never the host's selector, which may read ``request``; in
+    a request, the request's own."""
+    language = _SPOKEN.get()
+    if language is None and not has_request_context():
+        language = _catalogues(current_app).default_language
+    if language is None:
+        yield
+        return
+    with force_locale(language):
+        yield
 
 
 def _catalogues(app: Flask) -> _Catalogues:
@@ -55,6 +97,10 @@ class _PackageDomain(Domain):  # type: ignore[misc]  # Flask-Babel is untyped
     def get_translations_cache(self, ctx: Any) -> dict[Any, Any]:
         return _catalogues(current_app).cache
 
+    def get_translations(self) -> Any:
+        with package_locale():
+            return super().get_translations()
+
 
 domain = _PackageDomain(domain=DOMAIN_NAME)
 
@@ -66,9 +112,10 @@ def available_languages(app: Flask) -> set[str]:
             for path in Path(directory).glob(f"*/LC_MESSAGES/{DOMAIN_NAME}.mo")}
 
 
-def check_languages(app: Flask, languages: tuple[str, ...]) -> None:
-    """Stop the start when a language has no catalogue: its pages would be English
-    text marked as that language."""
+def init_app(app: Flask, languages: tuple[str, ...], default_language: str) -> None:
+    """Stop the start when a language has no catalogue (its pages would be English
+    text marked as that language); note the language spoken outside a request."""
+    _catalogues(app).default_language = default_language
     available = available_languages(app)
     for language in languages:
         if language not in available:

@@ -20,7 +20,7 @@ from flask_babel import format_date, format_time
 from .config import Text, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
-from .i18n import ngettext
+from .i18n import ngettext, package_locale
 from .rights import BY_KIND
 
 #: A label as a registration gives it: text, text per language, or a lazy string.
@@ -149,6 +149,11 @@ def date_text(value: dt.date | dt.datetime | str | None, with_time: bool = True)
         return ""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
+    with package_locale():
+        return _date_text(value, with_time)
+
+
+def _date_text(value: dt.date | dt.datetime, with_time: bool) -> str:
     if isinstance(value, dt.datetime):
         day = str(format_date(value, "long"))
         if not with_time:

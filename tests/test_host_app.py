@@ -31,6 +31,14 @@ def seed(app, *users: str) -> None:
         host_app.db.session.commit()
 
 
+def subscribe(app, email: str = ALICE) -> None:
+    with app.app_context():
+        models = app.extensions["webence_privacy"].models
+        host_app.db.session.add(models.Subscriber(email=email, status="confirmed",
+                                                  language="en"))
+        host_app.db.session.commit()
+
+
 def comparable(response) -> tuple[int, str, list[tuple[str, str]]]:
     headers = sorted((k, v) for k, v in response.headers.items() if k not in ("Date",))
     return response.status_code, response.get_data(as_text=True), headers
@@ -87,12 +95,15 @@ def test_a_host_csrf_made_after_init_app_leaves_the_one_click_unsubscribe_alone(
         make_sqlite_host, inbox):
     app = make_sqlite_host(HOST_CSRF=False)
     CSRFProtect(app)  # the host adds its own protection later in its factory
+    subscribe(app)
     with app.app_context():
         headers = host_app.privacy.unsubscribe_headers(ALICE)
     link = headers["List-Unsubscribe"].split(",")[0].strip("<> ")
     path = link.removeprefix("https://microblog.example")
     answer = app.test_client().post(path, data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200
+    with app.app_context():
+        assert host_app.privacy.newsletter_recipients() == []
     # ... while a host form without its token is still refused by the host's check.
     assert app.test_client().post("/login/nobody").status_code == 400
 
@@ -176,7 +187,8 @@ def test_the_python_api_and_cli_never_call_the_host_selector_outside_a_request(
     seed(app, "alice")
     with app.app_context():
         exported = host_app.privacy.export_subject(ALICE)
-        assert any(s.name == "User" and s.rows for s in exported.sources)
+        (account,) = [s for s in exported["sources"] if s["source"] == "User"]
+        assert account["records"][0]["username"] == "alice"
         assert host_app.privacy.erasure_plan(ALICE)
         host_app.privacy.purge(dry_run=True)
     result = app.test_cli_runner().invoke(args=["privacy", "export", ALICE])
@@ -211,6 +223,7 @@ def test_the_host_answers_on_every_host_name_it_did_before(make_sqlite_host):
 
 def test_a_site_under_a_path_gets_links_under_that_path(make_sqlite_host):
     app = make_sqlite_host(PRIVACY_SITE_URL="https://shop.example/blog/")
+    subscribe(app)
     with app.app_context():
         headers = host_app.privacy.unsubscribe_headers(ALICE)
     assert headers["List-Unsubscribe"].startswith(
@@ -242,3 +255,75 @@ def test_the_csp_names_the_host_cdn_and_never_allows_inline_script(make_sqlite_h
 def test_a_csp_that_would_open_the_pages_stops_the_start(make_sqlite_host, csp):
     with pytest.raises(ConfigurationError, match="PRIVACY_CSP"):
         make_sqlite_host(PRIVACY_CSP=csp)
+
+
+# -- 6. rows reached through foreign keys; 7. anonymising unique columns -----------------
+
+
+def enforce_foreign_keys(app) -> None:
+    """SQLite checks foreign keys only when asked, per connection; the servers always do."""
+    with app.app_context():
+        engine = host_app.db.engine
+        if engine.dialect.name == "sqlite":
+            engine.dispose()
+            sa.event.listen(engine, "connect",
+                            lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
+
+
+def seed_blog(app) -> None:
+    seed(app, "alice", "bob")
+    with app.app_context():
+        session = host_app.db.session
+        users = {u.username: u for u in session.scalars(sa.select(host_app.User))}
+        for name in ("alice", "bob"):
+            post = host_app.Post(body=f"{name}'s post", author=users[name])
+            session.add(host_app.Comment(text=f"a comment on {name}'s post", post=post))
+        session.commit()
+
+
+def test_the_owner_chain_exports_and_erases_children_first(make_host):
+    app = make_host()
+    enforce_foreign_keys(app)
+    seed_blog(app)
+    with app.app_context():
+        exported = {s["source"]: s for s in host_app.privacy.export_subject(ALICE)["sources"]}
+        assert [r["body"] for r in exported["Post"]["records"]] == ["alice's post"]
+        assert [r["text"] for r in exported["Comment"]["records"]] == \
+            ["a comment on alice's post"]
+        host_app.privacy.erase_subject(ALICE)
+        session = host_app.db.session
+        session.expire_all()
+        assert session.scalars(sa.select(host_app.Post.body)).all() == ["bob's post"]
+        assert session.scalars(sa.select(host_app.Comment.text)).all() == \
+            ["a comment on bob's post"]
+        emails = session.scalars(sa.select(host_app.User.email)).all()
+        assert ALICE not in emails and "bob@microblog.example" in emails
+
+
+def test_two_anonymised_users_keep_their_unique_columns_apart(make_host):
+    app = make_host()
+    seed(app, "alice", "bob")
+    with app.app_context():
+        for address in (ALICE, "bob@microblog.example"):
+            host_app.privacy.erase_subject(address)
+        host_app.db.session.expire_all()
+        users = host_app.db.session.scalars(sa.select(host_app.User)).all()
+        assert len(users) == 2
+        assert len({u.username for u in users}) == 2 and len({u.email for u in users}) == 2
+        for user in users:
+            assert "alice" not in user.username + user.email
+            assert "bob" not in user.username + user.email
+            assert user.about_me is None
+
+
+# -- 8. init-db makes the package's tables only ------------------------------------------
+
+
+def test_init_db_creates_the_package_tables_and_none_of_the_host(make_host):
+    app = make_host(create=False)
+    result = app.test_cli_runner().invoke(args=["privacy", "init-db"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        tables = set(sa.inspect(host_app.db.engine).get_table_names())
+    assert "privacy_outbox" in tables and "privacy_policy_version" in tables
+    assert not {"user", "post", "comment"} & tables
