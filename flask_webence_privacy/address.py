@@ -25,10 +25,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from .i18n import gettext as _
+from .text import has_control
 
 #: RFC 5321's limit for a path; longer input is refused before it is parsed.
 MAX_LENGTH = 254
-_CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
 class InvalidAddress(ValueError):
@@ -45,7 +45,7 @@ def canonical(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
         raise InvalidAddress(_("Enter your e-mail address."))
-    if len(value) > MAX_LENGTH or any(c in _CONTROL for c in value):
+    if len(value) > MAX_LENGTH or has_control(value):
         raise InvalidAddress(_("Enter a valid e-mail address, like name@example.nl."))
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)

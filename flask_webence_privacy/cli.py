@@ -25,6 +25,7 @@ from .language import speaking
 from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .state import get_state
+from .text import printable
 
 privacy_cli = AppGroup("privacy", help="Privacy: database, mail, requests and retention.")
 
@@ -195,7 +196,9 @@ def visits_command(days: int, as_json: bool) -> None:
                         ("Browsers", summary.browsers)):
         click.echo(f"\n{title}:")
         for label, views in rows or [("(none)", 0)]:
-            click.echo(f"  {views:>8}  {label}")
+            # Escaped: a path stored before the log kept routes only must not
+            # send the terminal a sequence.
+            click.echo(f"  {views:>8}  {printable(label)}")
 
 
 @privacy_cli.command("hold")

@@ -23,6 +23,7 @@ from .policy import category_periods, current_version, format_period
 from .registry import Source, make_source
 from .signals import consent_given, message_received
 from .state import State, get_state
+from .text import has_control
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ MAX_MESSAGE = 5000
 #: At most this many acknowledgements to one address per day: the form must not
 #: become a way to mail-bomb someone else's address.
 ACK_CAP_PER_DAY = 5
-
-_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
 class ContactError(ValueError):
@@ -163,22 +162,17 @@ def _clean(value: str | None) -> str:
     return (value or "").strip()
 
 
-def _has_control(value: str | None, multiline: bool = False) -> bool:
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-    return any(c in _CONTROL and c not in allowed for c in value or "")
-
-
 def _check(settings: Settings, *, name: str, phone: str | None, company: str | None,
            purpose: str, message: str) -> None:
     if purpose not in settings.contact_purposes:
         raise ContactError("purpose", "unknown purpose")
-    if not name or len(name) > MAX_NAME or _has_control(name):
+    if not name or len(name) > MAX_NAME or has_control(name):
         raise ContactError("name", "missing, too long or with control characters")
-    if phone and (len(phone) > MAX_PHONE or _has_control(phone)):
+    if phone and (len(phone) > MAX_PHONE or has_control(phone)):
         raise ContactError("phone", "too long or with control characters")
-    if company and (len(company) > MAX_COMPANY or _has_control(company)):
+    if company and (len(company) > MAX_COMPANY or has_control(company)):
         raise ContactError("company", "too long or with control characters")
-    if not (message or "").strip() or len(message) > MAX_MESSAGE or _has_control(
+    if not (message or "").strip() or len(message) > MAX_MESSAGE or has_control(
         message, multiline=True
     ):
         raise ContactError("message", "missing, too long or with control characters")

@@ -16,13 +16,16 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import lookup_index
+from .mail import claim_lease
 from .models import utcnow
 from .retention import rules
 from .state import State
 
-#: Mail queued longer than this, or data past its period by more than this,
-#: means the sender or the purge is not running.
+#: Data past its period by more than this means the purge is not running.
 STALE = dt.timedelta(days=2)
+#: Mail due this long ago and not sent (or claimed this long past its lease)
+#: means no sender runs: cron's is every few minutes, a watching one's seconds.
+MAIL_LATE = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,16 @@ def _index_finding(gap: lookup_index.Gap) -> Finding:
 def _jobs(state: State) -> Iterator[Finding]:
     session, Outbox = state.db.session, state.models.Outbox
     now = utcnow()
+    late = now - MAIL_LATE
     waiting = session.scalar(sa.select(sa.func.count()).select_from(Outbox).where(
-        Outbox.status == "queued", Outbox.next_attempt_at < now - STALE))
-    if waiting:
-        yield Finding("privacy.W009", f"{waiting} mail(s) have waited more than two days: the "
-                      "mail sender has not run.",
+        Outbox.status == "queued", Outbox.next_attempt_at < late)) or 0
+    stranded = session.scalar(sa.select(sa.func.count()).select_from(Outbox).where(
+        Outbox.status == "sending",
+        Outbox.next_attempt_at < late - claim_lease(state.settings))) or 0
+    if waiting or stranded:
+        yield Finding("privacy.W009", f"{waiting} mail(s) due for more than 15 minutes and "
+                      f"{stranded} claimed by a sender that stopped are not sent: no mail "
+                      "sender runs.",
                       "Run flask privacy send-mail --watch as a service (or send-mail from cron).")
     overdue = 0
     for rule in rules(state, now - STALE):

@@ -20,8 +20,8 @@ from .consent import age_statement
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .state import get_state
+from .text import has_control
 
-_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 #: Flask-WTF's marker for "read the request": the default ``formdata`` of a FlaskForm.
 _AUTO = FlaskForm.__init__.__defaults__[0]
 
@@ -56,10 +56,10 @@ class NoControlCharacters:
     where ``multiline`` is set, as in a message body)."""
 
     def __init__(self, multiline: bool = False) -> None:
-        self.allowed = {"\n", "\r", "\t"} if multiline else set()
+        self.multiline = multiline
 
     def __call__(self, form: Any, field: Any) -> None:
-        if field.data and any(c in _CONTROL and c not in self.allowed for c in field.data):
+        if isinstance(field.data, str) and has_control(field.data, multiline=self.multiline):
             raise ValidationError(_("This field contains characters that are not allowed."))
 
 

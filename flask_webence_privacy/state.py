@@ -20,6 +20,7 @@ from .config import Settings
 from .models import Models
 from .registry import ExtraRules, PeriodText, Source
 from .timing import AnswerFloor
+from .worker import Worker
 
 EXTENSION_KEY = "webence_privacy"
 
@@ -86,6 +87,9 @@ class State:
     #: What the first request found wrong with the package's tables (None: not
     #: looked yet; empty: all is well).
     schema_problems: list[str] | None = None
+    #: This process's background workers by job ("mail", "visits"), each made by
+    #: its feature's ``init_app`` (:mod:`.worker`).
+    workers: dict[str, Worker[Any]] = field(default_factory=dict)
 
     def text(self, key: tuple[str, ...], make: Callable[[], str]) -> str:
         """``make()``, made once for ``key``: switching the locale to word a text

@@ -14,23 +14,21 @@ the page takes the same time whatever the log holds.
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
 import secrets
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, Request, Response, current_app, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from .config import RetentionCategory, Settings
 from .models import utcnow
@@ -38,6 +36,8 @@ from .net import client_ip, storable_ip
 from .policy import format_period
 from .registry import Rule, RuleContext
 from .state import State, get_state
+from .text import has_control
+from .worker import Worker, one_connection
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def browser_family(user_agent: str | None) -> str:
 
 def referrer_host(referrer: str | None, own_host: str | None) -> str | None:
     """The host name of another site that linked here; never a path or query
-    (they can carry search terms or tokens), and nothing for this site itself."""
+    (they can carry search terms or tokens), and nothing for this site itself,
+    nor a "host" with a control character in it (it was typed, not linked)."""
     if not referrer:
         return None
     try:
@@ -76,7 +77,7 @@ def referrer_host(referrer: str | None, own_host: str | None) -> str | None:
         host = (parts.hostname or "").lower()
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not host or has_control(host):
         return None
     own = (own_host or "").split(":")[0].lower()
     if host == own:
@@ -128,7 +129,10 @@ def visitor_hash(salt: str, ip: str | None, user_agent: str | None) -> str:
 class Visit(NamedTuple):
     """A page view as the request saw it; made storable (IP truncated, browser
     family, referrer host, visitor hash) when it is written. A named tuple: one is
-    made on every page of the site, and a frozen dataclass took 2.5 times as long."""
+    made on every page of the site, and a frozen dataclass took 2.5 times as long.
+
+    ``path`` is the route that matched (``/privacy/request/<token>``), never what
+    the visitor typed."""
 
     path: str
     ip: str | None
@@ -139,10 +143,12 @@ class Visit(NamedTuple):
 
 
 def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings: Settings,
-                  visits: Sequence[Visit]) -> None:
+                  visits: Sequence[Visit]) -> int:
     """Store page views together: one transaction and one multi-row INSERT. What
     the log keeps is made here, off the pages' time: the route, the IP truncated,
-    the browser family, the referrer's host and, under the day's salt, the hash."""
+    the browser family, the referrer's host and, under the day's salt, the hash.
+    How many were stored: a batch the database refuses is tried row by row, so
+    one row it will not take costs no other visitor's view."""
     rows = []
     for visit in visits:
         ip = storable_ip(settings, visit.ip)
@@ -152,8 +158,25 @@ def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings:
             "visitor": visitor_hash(_salt(engine, salts, visit.when.date()), ip,
                                     visit.user_agent),
             "created_at": visit.when})
-    with engine.begin() as connection:
-        connection.execute(sa.insert(table), rows)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(table), rows)
+        return len(rows)
+    except (DataError, IntegrityError):
+        if len(rows) == 1:
+            raise
+    stored, refused = 0, ""
+    for row in rows:
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.insert(table), [row])
+            stored += 1
+        except (DataError, IntegrityError) as exc:
+            refused = type(exc).__name__
+    # The type only: the driver's message carries the row's values.
+    log.warning("visit log: the database refused %d of %d page views (%s); the others "
+                "are stored", len(rows) - stored, len(rows), refused)
+    return stored
 
 
 #: A page view waits in memory at most this long before it is written, with
@@ -165,110 +188,40 @@ FLUSH_ROWS = 500
 #: A log that cannot be written (its database down) keeps no more than this:
 #: page views beyond it are not counted, and memory stays bounded.
 MAX_WAITING = 10_000
-#: Seconds without a page view before the writer's thread ends (a new one starts
-#: with the next view).
-IDLE = 5.0
 #: Hours and days are rolled up only this long after they end, so page views
 #: still waiting in another worker's memory are counted in them.
 SETTLE = dt.timedelta(seconds=30)
 
 
-class VisitWriter:
-    """One per process and app, started on demand (and again in a forked worker):
-    page views gathered in memory and written together about once a second."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-        self.waiting: list[Visit] = []
-        self.wake = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
-        self.dropped = 0
-
-    def add(self, visit: Visit) -> None:
-        with self.lock:
-            if self.pid != os.getpid():
-                # A forked worker: what the parent was keeping is the parent's to write.
-                self.pid, self.thread, self.waiting, self.dropped = os.getpid(), None, [], 0
-            if len(self.waiting) >= MAX_WAITING:
-                self.dropped += 1
-                return
-            self.waiting.append(visit)
-            if len(self.waiting) >= FLUSH_ROWS:
-                self.wake.set()
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="privacy-visits",
-                                               daemon=True)
-                self.thread.start()
-
-    def _run(self) -> None:
-        quiet = 0.0
-        while True:
-            self.wake.wait(FLUSH_SECONDS)
-            self.wake.clear()
-            if self.flush():
-                quiet = 0.0
-                continue
-            quiet += FLUSH_SECONDS
-            with self.lock:
-                if quiet >= IDLE and not self.waiting:
-                    self.thread = None
-                    return
-
-    def flush(self) -> int:
-        """Write what is waiting, now, in the caller's thread; how many were written."""
-        with self.lock:
-            if self.pid != os.getpid():  # a forked child's copy of its parent's
-                self.waiting, self.dropped = [], 0
-            batch, self.waiting = self.waiting, []
-            dropped, self.dropped = self.dropped, 0
-        if dropped:
-            log.warning("visit log: %d page views not counted (the log could not keep up)",
-                        dropped)
-        if not batch:
-            return 0
-        with self.app.app_context():
-            state = get_state()
-            models = state.models
-            try:
-                record_visits(state.db.engine, models.VisitLog.__table__,
-                              models.VisitSalt.__table__, state.settings, batch)
-            except Exception as exc:  # noqa: BLE001 - a visit log must never break a page
-                # The type only: a database error's text carries paths and IPs.
-                log.warning("visit log: could not record %d page view%s (%s)",
-                            len(batch), "" if len(batch) == 1 else "s", type(exc).__name__)
-                return 0
-        return len(batch)
+#: The app's visit writer on its state (``State.workers``).
+JOB = "visits"
 
 
-_writers: weakref.WeakKeyDictionary[Flask, VisitWriter] = weakref.WeakKeyDictionary()
-_writers_lock = threading.Lock()
+def _write(batch: list[Visit]) -> int:
+    """The visit writer's job: one batch, in the app's context."""
+    state = get_state()
+    models = state.models
+    try:
+        return record_visits(state.db.engine, models.VisitLog.__table__,
+                             models.VisitSalt.__table__, state.settings, batch)
+    except Exception as exc:  # noqa: BLE001 - a visit log must never break a page
+        # The type only: a database error's text carries paths and IPs.
+        log.warning("visit log: could not record %d page view%s (%s)",
+                    len(batch), "" if len(batch) == 1 else "s", type(exc).__name__)
+        return 0
 
 
-def writer(app: Flask) -> VisitWriter:
-    found = _writers.get(app)  # every page asks: no lock once there is one
-    if found is not None:
-        return found
-    with _writers_lock:
-        found = _writers.get(app)
-        if found is None:
-            found = _writers[app] = VisitWriter(app)
-    return found
+def writer(app: Flask) -> Worker[Visit]:
+    """The app's visit writer in this process: page views gathered in memory and
+    written together about once a second (:mod:`.worker`)."""
+    return cast(Worker[Visit], get_state(app).workers[JOB])
 
 
 def flush(app: Flask) -> int:
     """Write this process's waiting page views now (the analysis does this first;
     a test can too). Other processes' follow within :data:`FLUSH_SECONDS`."""
-    found = _writers.get(app)
+    found = get_state(app).workers.get(JOB)
     return found.flush() if found is not None else 0
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    """A worker that stops (gunicorn's graceful restart) writes what it counted."""
-    for found in list(_writers.values()):
-        found.flush()
 
 
 def _log_visit(response: Response) -> Response:
@@ -280,22 +233,34 @@ def _log_visit(response: Response) -> Response:
     endpoint = req.endpoint or ""
     if endpoint == "static" or endpoint.endswith(".static"):
         return response
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     # The route, not the path: "/privacy/request/<token>" keeps no token, and no
-    # query string (search terms) is ever stored.
-    rule = req.url_rule.rule if req.url_rule is not None else req.path
+    # query string (search terms) is ever stored. Where no route matched (a path
+    # Werkzeug redirects, as "/privacy//request/<token>"), nothing is: what is
+    # left is what the visitor typed.
+    if req.url_rule is None:
+        return response
+    state = get_state(current_app._get_current_object())  # type: ignore[attr-defined]
     environ = req.environ
     referrer = environ.get("HTTP_REFERER")
-    writer(app).add(Visit(path=rule, ip=client_ip(get_state(app).settings),
-                          user_agent=environ.get("HTTP_USER_AGENT"), when=utcnow(),
-                          referrer=referrer, own_host=req.host if referrer else None))
+    visit = Visit(path=req.url_rule.rule, ip=client_ip(state.settings),
+                  user_agent=environ.get("HTTP_USER_AGENT"), when=utcnow(),
+                  referrer=referrer, own_host=req.host if referrer else None)
+    cast(Worker[Visit], state.workers[JOB]).submit((visit,))
     return response
 
 
 def init_app(app: Flask, state: State) -> None:
-    """Start the visit log when the site asked for it."""
-    if state.settings.visit_log:
-        app.after_request(_log_visit)
+    """Start the visit log when the site asked for it: its writer, and a page
+    view handed to it after each page."""
+    if not state.settings.visit_log:
+        return
+    db = state.db
+    state.workers[JOB] = Worker(
+        app, "privacy-visits", _write, delay=FLUSH_SECONDS, batch=FLUSH_ROWS,
+        limit=MAX_WAITING,
+        dropped="visit log: %d page views not counted (the log could not keep up)",
+        inline=lambda: one_connection(db))
+    app.after_request(_log_visit)
 
 
 # -- the analysis --------------------------------------------------------------------

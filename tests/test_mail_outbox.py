@@ -260,7 +260,7 @@ def test_a_stopped_watching_sender_finishes_its_mail_and_gives_the_rest_back(
         make_sqlite_app, sqlite_database, inbox, smtp_port):
     """``send-mail --watch`` under systemd: SIGTERM in the middle of a long batch
     stops it within seconds, every mail is either sent once or queued again (none
-    left 'sending' for the stale-claim wait, none sent twice)."""
+    left 'sending' until its claim runs out, none sent twice)."""
     app = make_sqlite_app(PRIVACY_MAIL_DISPATCH="sender")
     state = app.extensions["webence_privacy"]
     total = 400

@@ -74,7 +74,8 @@ STATED = {
                     ["18 months after the request is completed",
                      "unconfirmed requests after 30 days"]),
     "Outbox": (("E-mail die wij u stuurden", "Mail we sent you"),
-               ["30 dagen na verzending"], ["30 days after sending"]),
+               ["30 dagen na verzending", "niet bezorgd kon worden 30 dagen nadat die werd opgesteld"],
+               ["30 days after sending", "could not be delivered, 30 days after it was written"]),
     "Invoice": (("Facturen", "Invoices"), ["7 jaar"], ["7 years"]),
 }
 
@@ -158,6 +159,7 @@ def seed_edges(app) -> None:
             mail(f"{edge}-sent@example.nl", "sent", created=NOW - SEVEN,
                  sent=NOW - dt.timedelta(days=30) + shift / 24)
             mail(f"{edge}-failed@example.nl", "failed", created=NOW - dt.timedelta(days=30) + shift / 24)
+            mail(f"{edge}-unsent@example.nl", "queued", created=NOW - dt.timedelta(days=30) + shift / 24)
             add(Invoice(email=f"{edge}-invoice@example.nl", total="1", created_at=NOW - SEVEN + shift))
         # Kept while in force, however old: a subscription, a consent never withdrawn.
         add(m.Subscriber(email="in-subscribed@example.nl", status="confirmed",
@@ -202,7 +204,7 @@ def test_what_the_purge_removes_is_what_the_pages_state(site):
     every = set().union(*left.values())
     survivors = {a.split("@")[0] for a in every}
     expected_in = {"in-question", "in-quote", "in-unsubscribed", "in-pending", "in-withdrawn",
-                   "in-completed", "in-unverified", "in-sent", "in-failed", "in-invoice",
+                   "in-completed", "in-unverified", "in-sent", "in-failed", "in-unsent", "in-invoice",
                    "in-subscribed", "in-consent"}
     assert expected_in <= survivors
     assert not {s for s in survivors if s.startswith("out-")}

@@ -35,7 +35,8 @@ def test_the_record_lists_every_registered_source_with_its_period(make_app):
     assert invoices["erasable_on_request"] is False
     assert invoices["data_categories"] == ["id", "email", "amount", "created_at"]
     outbox = next(a for a in data["activities"] if a["name"] == "Outbox")
-    assert outbox["retention"] == "30 days after sending, or after delivery failed"
+    assert outbox["retention"] == ("30 days after sending; mail that could not be delivered, "
+                                   "30 days after it was written")
     assert data["controller"]["address"] == "Voorbeeldstraat 1, Utrecht"
     assert data["processors"][0]["name"] == "Mailhost BV"
     assert "TLS on every page" in data["security_measures"]

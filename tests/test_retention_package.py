@@ -41,17 +41,20 @@ def mail(m, status, created, sent=None, to="a@example.nl"):
                     body_text="...", status=status, created_at=created, sent_at=sent)
 
 
-def test_sent_and_failed_mail_goes_after_30_days_queued_mail_stays(site):
+def test_sent_failed_and_undelivered_mail_goes_after_30_days(site):
     m = models(site)
     add(site,
         mail(m, "sent", NOW - 40 * DAY, sent=NOW - 29 * DAY),   # kept: sent 29 days ago
         mail(m, "sent", NOW - 40 * DAY, sent=NOW - 31 * DAY),   # removed
         mail(m, "failed", NOW - 31 * DAY),                      # given up on, removed
         mail(m, "failed", NOW - 29 * DAY),                      # kept
-        mail(m, "queued", NOW - 400 * DAY))                     # still to deliver: kept
+        mail(m, "queued", NOW - 400 * DAY),                     # never delivered: removed
+        mail(m, "sending", NOW - 31 * DAY),                     # its sender died: removed
+        mail(m, "queued", NOW - 29 * DAY))                      # still to deliver: kept
     report = handles(site)[1].purge(now=NOW)
     assert remaining(site, m.Outbox, "status") == ["failed", "queued", "sent"]
     assert report.count("Outbox", "sent") == 1 and report.count("Outbox", "failed") == 1
+    assert report.count("Outbox", "unsent") == 2
 
 
 def consent(m, email, action, when, purpose="newsletter"):
@@ -139,7 +142,7 @@ def test_visit_log_and_released_holds_are_on_the_one_year_clock(site):
 def test_the_privacy_page_states_these_periods(make_app):
     client = make_app().test_client()
     page = client.get("/privacy/?lang=en").get_data(as_text=True)
-    assert "30 days after sending, or after delivery failed" in page
+    assert "30 days after sending; mail that could not be delivered, 30 days after it was written" in page
     assert "while the consent is in force, and 1 year after you withdraw it" in page
     assert "1 year after the request is completed" in page
     nl = client.get("/privacy/?lang=nl").get_data(as_text=True)

@@ -145,7 +145,7 @@ def see_other(endpoint: str, **values: Any) -> BaseResponse:
     # No body. A browser reads none after a redirect's headers and resets the
     # connection on one it left unread; Werkzeug's development server then closes
     # the response late, and what runs on close (the visit log) would wait. Mail
-    # does not depend on it: it leaves in after_request (mail.py).
+    # does not depend on it: it leaves in after_request (mail/dispatch.py).
     response.set_data(b"")
     return response
 
