@@ -65,7 +65,7 @@ class NoControlCharacters:
 
 def email_field(label: Any = None) -> Any:
     return StringField(
-        label or _l("E-mail address"),
+        label if label is not None else _l("E-mail address"),
         validators=[DataRequired(message=_l("Enter your e-mail address.")),
                     Length(max=address.MAX_LENGTH), EmailAddress()],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],

@@ -21,7 +21,6 @@ from .config import Text, localize
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .i18n import ngettext, package_locale
-from .rights import BY_KIND
 
 #: A label as a registration gives it: text, text per language, or a lazy string.
 Label = Text | Any
@@ -81,6 +80,8 @@ MAIL_KINDS: dict[str, Any] = {
     "request-notify": _l("Privacy request, forwarded to us"),
     "request-extended": _l("Privacy request: more time needed"),
     "request-rejected": _l("Privacy request: rejected"),
+    "portability-recipient": _l("Your data, a download link for the organisation you named"),
+    "portability-notice": _l("Your data, sent to the organisation you named"),
 }
 MAIL_STATUSES: dict[str, Any] = {
     "queued": _l("Waiting to be sent"),
@@ -96,10 +97,15 @@ SUBSCRIBER_STATUSES: dict[str, Any] = {
 LIST_NAMES: dict[str, Any] = {"newsletter": _l("Newsletter")}
 
 
+#: Each right's label by its kind, put here by :func:`rights.register` (the right
+#: declares it in its module; this module imports no right, as the table needs
+#: what the labels need).
+KIND_LABELS: dict[str, Any] = {}
+
+
 def kind_label(kind: str) -> Any:
     """A privacy request's kind as the reader says it ("See your data"); lazy."""
-    right = BY_KIND.get(kind)
-    return right.label if right is not None else kind
+    return KIND_LABELS.get(kind, kind)
 
 
 #: How a request reached the maintainer: the portal, or a person who wrote,
@@ -173,6 +179,7 @@ def request_kind(value: Any, language: str) -> Any:
 #: What the package writes as a self-served request's outcome (the maintainer's
 #: own words stay as typed).
 SELF_SERVED_OUTCOME = "self-service: data shown and offered as download"
+SENT_OUTCOME = "sent to the organisation you named: downloaded"
 CORRECTION_OUTCOME = re.compile(r"self-service correction: (\d+) field\(s\)")
 
 
@@ -180,6 +187,8 @@ def request_outcome(value: Any, language: str) -> Any:
     """Value labels of a request's resolution column: the package's own notes."""
     if value == SELF_SERVED_OUTCOME:
         return _("You saw your data on the page and could download it")
+    if value == SENT_OUTCOME:
+        return _("The organisation you named downloaded your data")
     found = CORRECTION_OUTCOME.fullmatch(value) if isinstance(value, str) else None
     if found:
         return ngettext("You corrected %(num)d field yourself",

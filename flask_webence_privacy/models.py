@@ -307,6 +307,13 @@ class DataRequestRow(Row):
     extension_reason: Mapped[str | None] = mapped_column(sa.Text)
     completed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     resolution: Mapped[str | None] = mapped_column(sa.Text)
+    # Portability to an organisation (art. 20(2)): the address the person named,
+    # when, the keyed hash of the organisation's single-use link, and when that
+    # link was used (a conditional UPDATE on NULL makes it single-use).
+    recipient: Mapped[str | None] = mapped_column(sa.String(ADDRESS_LENGTH))
+    recipient_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    recipient_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    recipient_downloaded_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class ErasureLedgerRow(Row):

@@ -18,7 +18,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from .state import get_state
 
 #: The purposes that have tokens; a token of one is refused by every other.
-PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request", "result", "cookie-choice")
+PURPOSES = ("newsletter-confirm", "newsletter-unsubscribe", "request", "result", "cookie-choice",
+            # The organisation's link to a portability export: never a request link.
+            "portability-recipient")
 #: Longer than any token this package makes; anything beyond is garbage, refused early.
 MAX_TOKEN_LENGTH = 400
 

@@ -40,7 +40,7 @@ from ..links import external_url
 from ..models import DataRequestRow, Models, utcnow
 from ..policy import format_days, format_period
 from ..registry import Rule, RuleContext, Source, make_source
-from ..rights import KINDS
+from ..rights import kinds, self_served
 from ..state import State, get_state
 
 #: Statuses of a request; the open ones are on the maintainer's list.
@@ -52,9 +52,6 @@ RESEND_WINDOW = dt.timedelta(minutes=10)
 #: GDPR art. 12(3): the deadline may be extended by at most two further months.
 MAX_EXTENSION = relativedelta(months=2)
 MAX_DETAILS = 4000
-#: Kinds whose act the visitor performs on the page; access and portability are
-#: served by showing the data, so verification completes them.
-SELF_SERVED = ("access", "portability")
 #: The portal's channel, and those of requests the maintainer files for a person
 #: who wrote, phoned or sent a letter (their labels: :func:`labels.channel_label`).
 WEB = "web"
@@ -139,7 +136,7 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
     link is mailed again with a fresh token (the old link dies), at most once per
     ``RESEND_WINDOW``. The caller shows the same page whatever happened here.
     """
-    if kind not in KINDS:
+    if kind not in kinds():
         raise ValueError(f"unknown request kind {kind!r}")
     db, models = state.db, state.models
     DataRequest = models.DataRequest
@@ -218,9 +215,9 @@ def file_received(state: State, email: str, kind: str, *, channel: str = "mail",
     except address.InvalidAddress as exc:
         raise FilingError("email", _("%(value)s: %(problem)s", value=repr((email or "").strip()),
                                      problem=str(exc))) from None
-    if kind not in KINDS:
+    if kind not in kinds():
         raise FilingError("kind", _("Unknown kind of request %(value)s; choose one of %(kinds)s.",
-                                    value=repr(kind), kinds=", ".join(KINDS)))
+                                    value=repr(kind), kinds=", ".join(kinds())))
     if channel not in CHANNELS:
         raise FilingError("channel", _("Unknown channel %(value)s; choose one of %(channels)s.",
                                        value=repr(channel), channels=", ".join(CHANNELS)))
@@ -280,8 +277,9 @@ def verify(state: State, token: str) -> DataRequestRow:
         db.session.rollback()
         return load(state, token)
     db.session.refresh(request)
-    if request.kind in SELF_SERVED:
-        # The data is handed over on the page this verification opens.
+    if request.kind in self_served():
+        # The data is handed over on the page this verification opens (the
+        # right's module says which: rights.Right.self_served).
         request.status, request.completed_at = COMPLETED, now
         request.resolution = SELF_SERVED_OUTCOME
     row = notify_maintainer(state, request, "request_verified")
@@ -485,7 +483,7 @@ def _erase(rows: Select[tuple[object]]) -> int:
     ids = rows.with_only_columns(DataRequest.id)
     result = state.db.session.execute(
         sa.update(DataRequest).where(DataRequest.id.in_(ids))
-        .values(email=None, details=None,
+        .values(email=None, details=None, recipient=None, recipient_token_hash=None,
                 token_used_at=sa.func.coalesce(DataRequest.token_used_at, utcnow()))
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
-from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from .. import address, cookies
@@ -16,9 +16,10 @@ from ..i18n import lazy_gettext as _l
 from ..language import current_language
 from ..models import DataRequestRow
 from ..net import accepted
-from ..requests import erasure, export, lifecycle, marks
+from ..requests import erasure, export, lifecycle
 from ..requests.lifecycle import MAX_DETAILS, OPEN, RequestError
-from ..rights import BY_KIND, RIGHTS
+from ..requests.rights import portability
+from ..rights import BY_KIND, RIGHTS, Page, Posted, Refused
 from ..state import State, get_state
 from ..tokens import MAX_TOKEN_LENGTH, TokenError, keyed_hash
 from ..transactions import DatabaseUnavailable, retrying
@@ -29,7 +30,8 @@ class RequestForm(PrivacyForm):
     email = email_field()
     kind = RadioField(
         _l("What would you like to do?"),
-        choices=[(r.kind, r.label) for r in RIGHTS],
+        # Read from the table on each form: a right registered later is offered too.
+        choices=lambda: [(r.kind, r.label) for r in RIGHTS],
         validators=[InputRequired(message=_l("Choose what you would like to do."))],
     )
     details = TextAreaField(
@@ -40,17 +42,7 @@ class RequestForm(PrivacyForm):
 
 
 class ActForm(PrivacyForm):
-    """A button that POSTs (CSRF only): verify, erase, record."""
-
-
-class GroundsForm(PrivacyForm):
-    grounds = TextAreaField(
-        _l("Your grounds"),
-        validators=[Optional(), Length(max=MAX_DETAILS), NoControlCharacters(multiline=True)],
-        render_kw={"maxlength": MAX_DETAILS, "rows": 4},
-    )
-    marketing = BooleanField(_l("I object to the use of my data for direct marketing, "
-                                "such as the newsletter"))
+    """A button that POSTs (CSRF only): verify, erase, record, download."""
 
 
 def _address_key() -> str:
@@ -85,6 +77,12 @@ def init_views(bp: Blueprint, state: State) -> None:
     bp.add_url_rule("/request/<token>", "request_page", page_view, methods=["GET", "POST"])
     bp.add_url_rule("/request/<token>/export.json", "request_export", request_export)
     bp.add_url_rule("/request/<token>/export.zip", "request_export_zip", request_export_zip)
+    # The organisation's link (portability to an organisation): a page whose
+    # button downloads once; a GET uses nothing, so a mail scanner that follows
+    # links cannot spend it.
+    download_view = limit("30 per hour", methods=["POST"])(portability_download)
+    bp.add_url_rule("/portability/<token>", "portability_download", download_view,
+                    methods=["GET", "POST"])
 
 
 def request_form() -> Any:
@@ -140,6 +138,9 @@ ERRORS = {
                _l("This request has been handled. You can file a new request if you need to.")),
     "unverified": (409, _l("Please confirm your request first"),
                    _l("Open the link from the mail and press the button to confirm.")),
+    "downloaded": (410, _l("This download has already been used"),
+                   _l("The data behind this link could be downloaded once, and it has been. "
+                      "The person who named you can ask us to send it again.")),
     "failed": (503, _l("Your data could not be erased right now"),
                _l("Something went wrong while erasing, so nothing was changed and your request "
                   "is still open. Please try again later; we have been notified.")),
@@ -168,84 +169,69 @@ def request_page(token: str) -> Any:
     language = current_language()
     here = url_for(".request_page", token=token)
     if request.method == "POST":
-        action = request.form.get("action", "")
-        form = GroundsForm() if action == "mark" else ActForm()
-        if not form.validate_on_submit():
-            return _error("invalid") if not form.errors.get("csrf_token") else render(
-                "request_error.html", 400, title=_("The form had expired"),
-                message=_("Please go back, reload the page and try again."), retry=here)
-        try:
-            if action == "verify":
-                lifecycle.verify(state, token)
-                return see_other(".request_page", token=token)
-            if req.verified_at is None:
-                return _error("unverified")
-            if action == "erase":
-                report = erasure.erase_by_request(state, req)
-                return see_other(".request_erased", result=result_token(report.as_dict()))
-            if action == "withdraw":
-                purposes = request.form.getlist("purpose")
-                chosen = None if request.form.get("all") else purposes
-                marks.withdraw_consents(state, req, chosen, language)
-                return see_other(".request_page", token=token)
-            if action == "mark":
-                marks.record_mark(state, req, form.grounds.data, bool(form.marketing.data))
-                return see_other(".request_page", token=token)
-            if action == "rectify":
-                changes = _changes(request.form)
-                marks.rectify(state, req, changes, request.form.get("note", "")[:4000])
-                return see_other(".request_page", token=token)
-        except erasure.ErasureFailed:
-            return _error("failed")
-        except RequestError as exc:
-            return _error(exc.reason)
-        return _error("invalid")
+        return _post(state, req, token, language, here)
     if req.verified_at is None:
         return render("request_verify.html", req=req, right=BY_KIND[req.kind], form=ActForm())
     return _verified_page(state, req, token, language)
 
 
-def _changes(form: Any) -> dict[tuple[int, Any, str], str]:
-    """Fields named ``fix-<source>-<row>-<field>`` from the rectification form."""
-    changes: dict[tuple[int, Any, str], str] = {}
-    for key, value in form.items():
-        if not key.startswith("fix-"):
-            continue
-        parts = key.split("-", 3)
-        if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
-            continue
-        changes[(int(parts[1]), int(parts[2]), parts[3])] = value[:1000]
-    return changes
+def _post(state: State, req: DataRequestRow, token: str, language: str, here: str) -> Any:
+    """Verify (every right), or the action of the request's right, from its module."""
+    action = request.form.get("action", "")
+    right = BY_KIND.get(req.kind)
+    act = right.actions.get(action) if right is not None and action != "verify" else None
+    form = (act.form if act is not None and act.form is not None else ActForm)()
+    if not form.validate_on_submit():
+        if form.errors.get("csrf_token"):
+            return render("request_error.html", 400, title=_("The form had expired"),
+                          message=_("Please go back, reload the page and try again."),
+                          retry=here)
+        if act is not None and act.shows_errors and req.verified_at is not None:
+            return _verified_page(state, req, token, language, refused=form)
+        return _error("invalid")
+    try:
+        if action == "verify":
+            lifecycle.verify(state, token)
+            return see_other(".request_page", token=token)
+        if req.verified_at is None:
+            return _error("unverified")
+        if act is None:
+            return _error("invalid")
+        done = act.run(Posted(state, req, form, request.form, language))
+    except Refused as refused:
+        getattr(form, refused.field).errors = [refused.message]
+        return _verified_page(state, req, token, language, refused=form)
+    except erasure.ErasureFailed:
+        return _error("failed")
+    except RequestError as exc:
+        return _error(exc.reason)
+    if done.erased is not None:
+        return see_other(".request_erased", result=result_token(dict(done.erased)))
+    return see_other(".request_page", token=token)
 
 
-def _verified_page(state: State, req: DataRequestRow, token: str, language: str) -> Response:
+def _verified_page(state: State, req: DataRequestRow, token: str, language: str,
+                   refused: Any = None) -> Response:
+    """The page of a confirmed request: the request's own lines, then what its
+    right's module says the page shows (``refused``: a form shown again, 400)."""
+    right = BY_KIND.get(req.kind)
+    if right is None:  # a right the site no longer registers
+        return _error("invalid")
     email = req.email or ""
     context: dict[str, Any] = {
         "req": req,
-        "right": BY_KIND[req.kind],
+        "right": right,
         "token": token,
-        "sources": export.readable_subject(state, email, language),
+        "sources": export.readable_subject(state, email, language) if right.shows_data else [],
         "form": ActForm(),
         "open": req.status in OPEN,
         "due": lifecycle.due(req),
         # This browser's cookie choices (its id comes from its own choice cookie).
-        "cookie_records": (cookies.browser_records(state)
-                           if req.kind in ("access", "portability", "withdraw") else []),
+        "cookie_records": cookies.browser_records(state) if right.shows_cookie_records else [],
         "cookie_period": cookies.period(state.settings),
     }
-    if req.kind == "erasure":
-        # The erasure's own walk, counting only: the page promises what it does.
-        context["plan"] = erasure.plan(state, email, language)
-    elif req.kind == "withdraw":
-        context["consents"] = marks.active_consents(state, email)
-    elif req.kind in ("objection", "restriction"):
-        form = GroundsForm()
-        form.grounds.data = req.details
-        context["form"] = form
-        context["marked"] = req.token_used_at is not None
-    elif req.kind == "rectification":
-        context["editable"] = marks.editable_records(state, email, language)
-    return render("request_page.html", **context)
+    context.update(right.context(Page(state, req, token, language, refused)))
+    return render("request_page.html", 400 if refused is not None else 200, **context)
 
 
 def _export_request(token: str) -> tuple[State, DataRequestRow]:
@@ -279,4 +265,41 @@ def request_export_zip(token: str) -> Any:
     readable = export.readable_subject(state, req.email or "", current_language())
     response = Response(export.export_zip(data, readable), mimetype="application/zip")
     response.headers["Content-Disposition"] = 'attachment; filename="privacy-export.zip"'
+    return response
+
+
+@private
+def portability_download(token: str) -> Any:
+    """The organisation's link: a page with the download buttons; the POST hands
+    over the export once (the link then answers 410)."""
+    state = get_state()
+    if len(token) > MAX_TOKEN_LENGTH:
+        return _error("invalid")
+    try:
+        req = portability.load_download(state, token)
+    except RequestError as exc:
+        return _error(exc.reason)
+    form = ActForm()
+    if request.method == "GET":
+        return render("portability_download.html", form=form)
+    if not form.validate_on_submit():
+        return render("request_error.html", 400, title=_("The form had expired"),
+                      message=_("Please go back, reload the page and try again."),
+                      retry=url_for(".portability_download", token=token))
+    language = req.language or state.settings.default_language
+    email = req.email or ""
+    # Built before the link is spent, so a failure leaves it usable.
+    data = export.export_subject(state, email, language)
+    if request.form.get("format") == "zip":
+        body = export.export_zip(data, export.readable_subject(state, email, language))
+        mimetype, name = "application/zip", "privacy-export.zip"
+    else:
+        body, mimetype, name = export.export_json(data).encode(), "application/json", \
+            "privacy-export.json"
+    try:
+        portability.claim_download(state, req)
+    except RequestError as exc:
+        return _error(exc.reason)
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
