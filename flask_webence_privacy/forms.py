@@ -25,6 +25,20 @@ from .text import has_control
 #: Flask-WTF's marker for "read the request": the default ``formdata`` of a FlaskForm.
 _AUTO = FlaskForm.__init__.__defaults__[0]
 
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms before 3.3
+    SelectChoice = None
+
+
+def choice(value: str, label: Any) -> Any:
+    """One option of a radio or select field. WTForms 3.3 declares options as
+    ``SelectChoice`` (tuples are deprecated there and go in 3.4); 3.1 and 3.2,
+    which hosts still pin and the package supports, know only (value, label)."""
+    if SelectChoice is None:
+        return (value, label)
+    return SelectChoice(value, label)
+
 
 class PrivacyForm(FlaskForm):
     """The package's forms read the posted text fields only. Flask-WTF would mix

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, request
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import NoControlCharacters, PrivacyForm
+from ..forms import NoControlCharacters, PrivacyForm, choice
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..labels import channel_label
@@ -37,7 +37,8 @@ class ReasonForm(PrivacyForm):
 
 
 class ExtendForm(ReasonForm):
-    months = RadioField(_l("Extend by"), choices=[("1", _l("one month")), ("2", _l("two months"))],
+    months = RadioField(_l("Extend by"),
+                        choices=[choice("1", _l("one month")), choice("2", _l("two months"))],
                         default="2", validators=[DataRequired()])
 
 
@@ -72,10 +73,10 @@ class NewRequestForm(PrivacyForm):
     )
     # Any value reaches the domain, which refuses what it does not know by name.
     kind = SelectField(_l("Kind of request"), validate_choice=False,
-                       choices=[(r.kind, r.label) for r in RIGHTS],
+                       choices=[choice(r.kind, r.label) for r in RIGHTS],
                        validators=[DataRequired(message=_l("Choose the kind of request."))])
     channel = SelectField(_l("Received by"), validate_choice=False,
-                          choices=[(c, channel_label(c)) for c in lifecycle.CHANNELS],
+                          choices=[choice(c, channel_label(c)) for c in lifecycle.CHANNELS],
                           validators=[DataRequired(message=_l("Choose how it was received."))])
     received = StringField(_l("Received on"), validators=[Optional(), _received_date],
                            render_kw={"type": "date"})
@@ -187,7 +188,7 @@ def admin_new() -> Any:
     state = get_state()
     form = NewRequestForm()
     languages = state.settings.languages
-    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
+    form.language.choices = [choice(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
     if request.method == "GET":
         form.received.data = utcnow().date().isoformat()
         form.language.data = current_language()

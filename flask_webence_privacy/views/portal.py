@@ -10,7 +10,7 @@ from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from .. import address, cookies
-from ..forms import NoControlCharacters, PrivacyForm, email_field
+from ..forms import NoControlCharacters, PrivacyForm, choice, email_field
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..language import current_language
@@ -31,7 +31,7 @@ class RequestForm(PrivacyForm):
     kind = RadioField(
         _l("What would you like to do?"),
         # Read from the table on each form: a right registered later is offered too.
-        choices=lambda: [(r.kind, r.label) for r in RIGHTS],
+        choices=lambda: [choice(r.kind, r.label) for r in RIGHTS],
         validators=[InputRequired(message=_l("Choose what you would like to do."))],
     )
     details = TextAreaField(
