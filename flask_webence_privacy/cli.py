@@ -19,7 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import address, doctor, keeping, mail, policy, record, retention, visits
+from . import address, breaches, doctor, keeping, mail, policy, record, retention, visits
 from .labels import kind_label, status_label
 from .language import speaking
 from .requests import erasure, export, lifecycle
@@ -290,14 +290,22 @@ def request_add_command(email: str, kind: str, received_text: str | None, channe
 @click.option("--now", "now_text", metavar="YYYY-MM-DD",
               help="Remind as if it were this date (UTC midnight); default: now.")
 def remind_command(now_text: str | None) -> None:
-    """Mail the maintainer the open requests due within a week or overdue (once each; for cron)."""
+    """Mail the maintainer the open requests due within a week or overdue, and the breach
+    files past 48 hours not notified (once each; for cron)."""
     now = _parse_now(now_text)
-    reminded = lifecycle.remind(get_state(), retention.moment(now))
-    if reminded.mail_id is None:
+    state = get_state()
+    reminded = lifecycle.remind(state, retention.moment(now))
+    # Breach files past 48 hours with no notification recorded: their own mail.
+    files = breaches.remind(state, retention.moment(now))
+    if reminded.mail_id is None and files.mail_id is None:
         click.echo("Nothing to remind of.")
         return
-    click.echo(f"Reminder mailed: {len(reminded.overdue)} overdue, "
-               f"{len(reminded.soon)} due within a week.")
+    if reminded.mail_id is not None:
+        click.echo(f"Reminder mailed: {len(reminded.overdue)} overdue, "
+                   f"{len(reminded.soon)} due within a week.")
+    if files.mail_id is not None:
+        click.echo(f"Breach reminder mailed: {len(files.files)} file(s) past 48 hours "
+                   "without a notification of the Autoriteit Persoonsgegevens.")
 
 
 @privacy_cli.command("export")
@@ -341,3 +349,92 @@ def replay_erasures_command() -> None:
                            file=_progress_file()) as bar:
         report = erasure.replay_erasures(state, progress=lambda: bar.update(1))
     _print_erasure(report)
+
+
+# -- reports of misuse and breach files (GDPR arts. 33-34) ---------------------------------
+
+
+class BadValue(click.UsageError):
+    """A value that names nothing or contradicts another: exit code 2, the value named."""
+
+
+@privacy_cli.command("breaches")
+def breaches_command() -> None:
+    """Reports of misuse and breach files, those still on the 72-hour clock first."""
+    state = get_state()
+    files = breaches.list_files(state)
+    if not files:
+        click.echo("No reports.")
+        return
+    for file in files:
+        notified = file.authority_notified_at
+        click.echo("\t".join([
+            f"#{file.id}", f"reported {file.created_at:%Y-%m-%d %H:%M}",
+            f"notify by {breaches.due_text(file)}",
+            f"notified {notified:%Y-%m-%d %H:%M}" if notified else "not notified",
+            f"people told {file.people_told_at:%Y-%m-%d}" if file.people_told_at else "people not told",
+            "OVERDUE" if breaches.is_overdue(file) else "",
+        ]).rstrip())
+
+
+def _window_date(value: str, hint: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; give it as YYYY-MM-DD",
+                                 param_hint=hint) from None
+
+
+@privacy_cli.command("breach-scope")
+@click.option("--since", "since_text", required=True, metavar="YYYY-MM-DD",
+              help="First day of the window.")
+@click.option("--until", "until_text", required=True, metavar="YYYY-MM-DD",
+              help="Last day of the window (included).")
+@click.option("--source", "source_name", metavar="NAME", help="One registered source only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def breach_scope_command(since_text: str, until_text: str, source_name: str | None,
+                         as_json: bool) -> None:
+    """Per registered source, the rows and distinct persons created or changed in a window:
+    counts only, never an address."""
+    since, until = _window_date(since_text, "--since"), _window_date(until_text, "--until")
+    if until < since:
+        raise BadValue(f"--until {until_text!r} is before --since {since_text!r}")
+    try:
+        found = breaches.scope(get_state(), since, until, source_name)
+    except breaches.UnknownSource as exc:
+        raise BadValue(f"--source {printable(exc.name)!r} is not a registered source; "
+                       f"known: {', '.join(exc.known)}") from None
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Window {found.since:%Y-%m-%d %H:%M} to {found.until:%Y-%m-%d %H:%M} (UTC): "
+               f"{found.rows} row(s) of {found.persons} distinct person(s).")
+    click.echo("\t".join(["source", "rows", "persons", "retention", "label", "data"]))
+    for one in found.sources:
+        click.echo("\t".join([one.name, str(one.rows), str(one.persons), one.retention,
+                              one.label, ", ".join(one.categories)]))
+
+
+@privacy_cli.command("breach-notify")
+@click.argument("file_id", type=int)
+def breach_notify_command(file_id: int) -> None:
+    """Mail every person with data in breach file FILE_ID's window the notice written on it
+    (GDPR art. 34), once."""
+    state = get_state()
+    file = breaches.get(state, file_id)
+    if file is None:
+        raise BadValue(f"FILE_ID {file_id} is not a breach file; see flask privacy breaches")
+    if file.notice_sent_at is None and (not file.notice or file.window_start is None
+                                        or file.window_end is None):
+        raise click.ClickException(
+            f"breach file #{file_id} has no notice text or no window yet: write them on "
+            "its admin page first")
+    with click.progressbar(length=0, label="Queueing notices", file=_progress_file(),
+                           show_pos=True) as bar:
+        done = breaches.notify(state, file, progress=bar.update)
+    if done.already:
+        click.echo(f"Breach file #{file_id}: the notice was already mailed on "
+                   f"{done.sent_at:%Y-%m-%d %H:%M} to {done.mailed} person(s); nothing sent now.")
+        return
+    click.echo(f"Breach file #{file_id}: notice mailed to {done.mailed} person(s) through the "
+               "outbox; flask privacy send-mail delivers any that could not go yet.")

@@ -18,6 +18,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from . import (
     address,
+    breaches,
     config,
     consent,
     contact,
@@ -92,7 +93,7 @@ class Privacy:
         models = get_models(db)
         # Each feature brings its own source, with its own retention rules.
         builtin = [contact.source(models), newsletter.source(models), consent.source(models),
-                   lifecycle.source(models), mail.source(models)]
+                   lifecycle.source(models), mail.source(models), breaches.source(models)]
         check_categories([*builtin, *self._host_sources], settings.retention)
         resolve_owners([*builtin, *self._host_sources], settings.retention)
 

@@ -82,6 +82,8 @@ MAIL_KINDS: dict[str, Any] = {
     "request-rejected": _l("Privacy request: rejected"),
     "portability-recipient": _l("Your data, a download link for the organisation you named"),
     "portability-notice": _l("Your data, sent to the organisation you named"),
+    "breach-report": _l("Your report of misuse, forwarded to us"),
+    "breach-notice": _l("Notice of a data breach"),
 }
 MAIL_STATUSES: dict[str, Any] = {
     "queued": _l("Waiting to be sent"),

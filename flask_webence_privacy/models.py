@@ -391,6 +391,36 @@ class VisitSaltRow(Row):
     salt: Mapped[str] = mapped_column(sa.String(64))
 
 
+class BreachFileRow(Row):
+    """A report of misuse and the breach file it opens (GDPR arts. 33-34): the
+    72-hour clock runs from ``created_at``; what the maintainer learns and does
+    is written on the same row."""
+
+    __tablename__ = "privacy_breach_file"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # Who reported it, if they gave an address (optional on the form).
+    email: Mapped[str | None] = mapped_column(sa.String(ADDRESS_LENGTH), index=True)
+    details: Mapped[str] = mapped_column(sa.Text)
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    facts: Mapped[str | None] = mapped_column(sa.Text)
+    effects: Mapped[str | None] = mapped_column(sa.Text)
+    measures: Mapped[str | None] = mapped_column(sa.Text)
+    # The period whose data the breach touched: breach-scope counts it, breach-notify mails it.
+    window_start: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    window_end: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    authority_notified_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    people_told_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # The maintainer's words to the people affected (art. 34), and when they went:
+    # set by a conditional UPDATE, so the notice goes once.
+    notice: Mapped[str | None] = mapped_column(sa.Text)
+    notice_sent_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    notice_count: Mapped[int | None] = mapped_column()
+    # When flask privacy remind mailed about it (once per file).
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
 @dataclass(frozen=True)
 class Models:
     """The model classes bound to one host ``db``, typed by their mixins."""
@@ -407,6 +437,7 @@ class Models:
     VisitLog: type[VisitLogRow]
     VisitDaily: type[VisitDailyRow]
     VisitSalt: type[VisitSaltRow]
+    BreachFile: type[BreachFileRow]
 
     def all(self) -> tuple[type[Row], ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
@@ -437,6 +468,7 @@ MIXINS: dict[str, type[Row]] = {
     "VisitLog": VisitLogRow,
     "VisitDaily": VisitDailyRow,
     "VisitSalt": VisitSaltRow,
+    "BreachFile": BreachFileRow,
 }
 
 

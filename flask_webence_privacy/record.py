@@ -12,7 +12,9 @@ import datetime as dt
 import json
 from typing import Any
 
+from . import breaches
 from .config import localize
+from .i18n import gettext as _
 from .language import speaking
 from .policy import format_period, source_period
 from .registry import Source
@@ -27,6 +29,7 @@ _SUBJECTS = {
     "ConsentRecord": "visitors who gave or withdrew consent",
     "DataRequest": "data subjects who exercise their rights",
     "Outbox": "recipients of the website's mail",
+    "BreachFile": "people who report misuse or a possible data breach",
 }
 
 
@@ -54,8 +57,7 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                 "data_subjects": _SUBJECTS.get(source.name, "customers and website visitors")
                 if source.builtin else "customers and website visitors",
                 "data_categories": list(source.exported_fields()),
-                "retention_category": source.category_column and f"per row ({source.category_column})"
-                or source.category,
+                "retention_category": source.retention_category(),
                 "retention": _period(state, source),
                 "erasable_on_request": True if category is None else category.erasable,
                 "erasure": source.erase if isinstance(source.erase, str) else "custom",
@@ -80,6 +82,7 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
             })
         return {
             "title": "Record of processing activities (GDPR art. 30)",
+            "breach_handling": _breach_handling(state),
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "controller": {
                 "name": settings.controller_name,
@@ -115,6 +118,30 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                 "erased addresses kept only as keyed hashes",
             ],
         }
+
+
+def _breach_handling(state: State) -> dict[str, Any]:
+    """How reports of misuse and breaches are handled (arts. 33-34), in the
+    language being spoken: the same form, clock and retention the site runs."""
+    source = next((s for s in state.sources if s.name == "BreachFile"), None)
+    hours = breaches.notify_hours()
+    return {
+        "report_form": state.settings.url_prefix.rstrip("/") + "/report",
+        "notify_authority_within_hours": hours,
+        "steps": [
+            _("Anyone can report misuse or data that is not properly secured on the "
+              "website's report form; the maintainer is mailed at once."),
+            _("Each report opens a breach file with a %(hours)d-hour clock for notifying "
+              "the Autoriteit Persoonsgegevens (GDPR art. 33).", hours=hours),
+            _("The file records the facts, the effects, the measures taken, whether and "
+              "when the authority was notified, and whether the people affected were told."),
+            _("The records and people concerned are counted per source of personal data "
+              "from this register (flask privacy breach-scope); the people affected are "
+              "told once by mail when the risk to them is high (flask privacy "
+              "breach-notify, GDPR art. 34)."),
+        ],
+        "retention": source_period(state.settings, source) if source is not None else None,
+    }
 
 
 def as_json(state: State, language: str = "en") -> str:
@@ -161,4 +188,10 @@ def as_markdown(state: State, language: str = "en") -> str:
         lines.append("No processors configured.")
     lines += ["", "## Security measures", ""]
     lines += [f"- {m}" for m in data["security_measures"]]
+    breach = data["breach_handling"]
+    lines += ["", "## Reports of misuse and data breaches", ""]
+    lines += [f"- {step}" for step in breach["steps"]]
+    lines += [f"- Report form: {breach['report_form']}"]
+    if breach["retention"]:
+        lines += [f"- Breach files kept: {breach['retention']}"]
     return "\n".join(lines) + "\n"

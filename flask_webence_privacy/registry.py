@@ -223,6 +223,11 @@ class Source:
             return self.fields
         return tuple(c.name for c in self.table.columns)
 
+    def retention_category(self) -> str:
+        """The retention category the record and a breach scope name: the
+        source's, or "per row (column)" where each row holds its own."""
+        return f"per row ({self.category_column})" if self.category_column else self.category
+
     def retention_rules(self, context: RuleContext) -> list[Rule]:
         if self.rules is not None:
             return list(self.rules(self, context))

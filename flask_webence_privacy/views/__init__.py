@@ -19,7 +19,7 @@ from ..language import LANGUAGE_COOKIE, asked_language, current_language, speaki
 from ..policy import find_source, record_if_missing, source_period
 from ..setup import exempt_from_host_csrf
 from ..state import State, get_state
-from . import admin, contact, cookies, newsletter, policy, portal, visits
+from . import admin, breaches, contact, cookies, newsletter, policy, portal, report, visits
 from .common import (
     BLUEPRINT,
     PACKAGE,
@@ -70,7 +70,7 @@ def register_views(app: Flask, state: State) -> None:
 
     # Each feature keeps its routes in its own module (imported here, below the
     # helpers they use from this one).
-    for module in (policy, contact, newsletter, portal, admin, cookies, visits):
+    for module in (policy, contact, newsletter, portal, admin, cookies, visits, report, breaches):
         module.init_views(bp, state)
 
     @bp.url_value_preprocessor
