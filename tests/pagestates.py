@@ -295,6 +295,37 @@ def admin_visits(w: Walker) -> None:
     w.goto("/privacy/admin/visits")
 
 
+def report(w: Walker) -> None:
+    w.goto("/privacy/report")
+
+
+def report_errors(w: Walker) -> None:
+    # No details: the message beside the field.
+    w.submit()
+
+
+def report_sent(w: Walker) -> None:
+    w.fill({"details": "Het orderoverzicht toont het adres van een andere klant. / "
+                       "The order page shows another customer's address.",
+            "email": w.address("ana")})
+    w.submit()
+
+
+def admin_breaches(w: Walker) -> None:
+    w.goto("/privacy/admin/breaches")
+
+
+def admin_breach(w: Walker) -> None:
+    w.page.locator("main table.wp-breaches a").first.click()
+    w.page.wait_for_load_state()
+
+
+def admin_breach_errors(w: Walker) -> None:
+    # A window that ends before it starts: refused beside the field.
+    w.fill({"window_start": "2026-03-10", "window_end": "2026-03-01"})
+    w.submit()
+
+
 def cookie_settings(w: Walker) -> None:
     w.goto("/privacy/cookies?next=/")
 
@@ -360,6 +391,12 @@ STATES: list[PageState] = [
     PageState("admin-new", admin_new),
     PageState("admin-new-errors", admin_new_errors),
     PageState("admin-visits", admin_visits),
+    PageState("report", report),
+    PageState("report-errors", report_errors),
+    PageState("report-sent", report_sent),
+    PageState("admin-breaches", admin_breaches),
+    PageState("admin-breach", admin_breach),
+    PageState("admin-breach-errors", admin_breach_errors),
     PageState("cookies", cookie_settings),
     PageState("cookies-saved", cookie_settings_saved),
     PageState("mail-viewer", mail_viewer),
