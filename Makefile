@@ -11,7 +11,7 @@ export TEST_POSTGRES_URL
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 export TEST_MYSQL_URL
 
-.PHONY: run install-run install-test install test test-fast check lint bench load messages screenshots
+.PHONY: run install-run install-test install test test-fast check lint bench load faults messages screenshots
 
 # Two install stamps: `make run` installs only what the example site needs (the
 # package and its dependencies), so a newcomer's first page comes quickly; the
@@ -61,6 +61,11 @@ bench: install-test
 
 load: install-test
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+# The example site under gunicorn through Redis stopped, the database cut and a
+# worker killed: exits non-zero if an accepted post or its mail is lost.
+faults: install-test
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 # Re-extract the package's strings and merge them into the catalogs; compile.
 # (pybabel comes with Flask-Babel, a dependency of the package.)

@@ -2,7 +2,7 @@
 
     python -m bench                      # everything (1,000,000 rows for the purge)
     python -m bench --quick              # fewer rounds and 100,000 rows: a smoke run
-    python -m bench --only web,purge     # some of: web, floor, purge, scaling, visits_scaling
+    python -m bench --only web,purge     # some of: web, floor, timing, purge, scaling, visits_scaling
 
 PostgreSQL comes from TEST_POSTGRES_URL (the Makefile sets it); without a server
 the PostgreSQL lines are left out and said so.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common, floor, purge, scaling, visits, web  # noqa: E402
+from bench import common, enumeration, floor, purge, scaling, visits, web  # noqa: E402
 
 
 def _postgres() -> str | None:
@@ -42,7 +42,8 @@ def _postgres() -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="web,floor,purge,scaling,visits_scaling")
+    parser.add_argument("--only",
+                        default="web,floor,timing,purge,scaling,visits_scaling")
     parser.add_argument("--rows", type=int, default=None, help="rows for the purge")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # start-up advice (memory limiter) is not news here
@@ -57,6 +58,10 @@ def main() -> None:
         print("floor: only what the contract requires, against the same bare stack, and the "
               "package against it", file=sys.stderr)
         floor.run(kinds, postgres, quick=args.quick)
+    if "timing" in wanted:
+        print("timing: each form's answer time for a known and an unknown address",
+              file=sys.stderr)
+        enumeration.run(kinds, postgres, quick=args.quick)
     if "purge" in wanted:
         print(f"purge: {rows:,} rows against a plain DELETE", file=sys.stderr)
         purge.run(kinds, postgres, rows, rounds=3 if args.quick else 5)

@@ -71,6 +71,18 @@ def lookup_key(value: str | None) -> str:
         return (value or "").strip().lower()
 
 
+def mailbox(value: str | None) -> str:
+    """The inbox an address delivers to: its canonical form without a ``+tag``
+    (``victim+1@example.org`` and ``Victim+x@EXAMPLE.org`` are both
+    ``victim@example.org``). What a per-mailbox mail ceiling counts: a tag costs
+    nothing to vary, the mailbox behind it stays one person's."""
+    key = lookup_key(value)
+    local, at, domain = key.rpartition("@")
+    if not at:
+        return key
+    return f"{local.partition('+')[0] or local}@{domain}"
+
+
 class folded(FunctionElement[str]):  # noqa: N801 - an SQL function, named like one
     """``lower(column)``, except on MariaDB/MySQL: their default collations already
     compare case-insensitively, and there a plain index on the column serves

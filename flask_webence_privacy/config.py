@@ -225,6 +225,7 @@ class Settings:
     contact_rate_limit: str
     request_rate_limit: str
     request_address_rate_limit: str
+    mailbox_daily_limit: int
     mail_max_attempts: int
     mail_timeout: float
     mail_dispatch: Callable[[list[int]], None] | str
@@ -907,6 +908,11 @@ KEYS: tuple[Key, ...] = (
         "filed requests per address typed in"),
     Key("CONTACT_RATE_LIMIT", "5 per minute;20 per day", _limit,
         "posts of the contact form per client IP (Flask-Limiter notation, `;` between limits)"),
+    Key("MAILBOX_DAILY_LIMIT", 10, integer(1),
+        "mails a day that visitors' posts may send to one mailbox, all kinds together "
+        "(confirmations, request links, acknowledgements); the mailbox is the address "
+        "without its `+tag`; the site's own `PRIVACY_CONTACT_EMAIL` and "
+        "`PRIVACY_NOTIFY_EMAIL` are never capped"),
     Key("MAIL_MAX_ATTEMPTS", 6, integer(1),
         "sending attempts before an outbox mail is marked `failed`; `flask privacy send-mail` "
         "retries with back-off"),

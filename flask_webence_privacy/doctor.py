@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import lookup_index
-from .mail import claim_lease
+from .mail import claim_lease, recent_notifications
 from .models import utcnow
 from .retention import rules
 from .state import State
@@ -26,6 +26,10 @@ STALE = dt.timedelta(days=2)
 #: Mail due this long ago and not sent (or claimed this long past its lease)
 #: means no sender runs: cron's is every few minutes, a watching one's seconds.
 MAIL_LATE = dt.timedelta(minutes=15)
+#: Maintainer notifications in an hour past which someone is flooding the forms:
+#: each is still sent (the owner sees every message), the check says so.
+NOTIFY_FLOOD = 60
+
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,7 @@ def _configuration(app: Flask, state: State) -> Iterator[Finding]:
         yield Finding("privacy.E001", "The site's address is not declared: mailed links would "
                       "take their host from the request's Host header.",
                       "Set SERVER_NAME = 'www.example.nl' (or TRUSTED_HOSTS = ['www.example.nl']).")
-    storage = state.settings.ratelimit_storage_uri or config.get("RATELIMIT_STORAGE_URI") or \
-        "memory://"
-    if storage.startswith("memory://"):
+    if _storage_uri(app, state).startswith("memory://"):
         yield Finding("privacy.W002", "Rate limits are kept in each process's memory: with "
                       "several workers a limit lets through several times what it says.",
                       "Set PRIVACY_RATELIMIT_STORAGE_URI = 'redis://127.0.0.1:6379/0'.")
@@ -155,6 +157,49 @@ def _smtp(app: Flask, state: State) -> Iterator[Finding]:
                       "Check MAIL_SERVER and MAIL_PORT; mail waits in the outbox meanwhile.")
 
 
+def _storage_uri(app: Flask, state: State) -> str:
+    """The limiter's storage as the settings name it (:func:`.setup.setup_limiter`)."""
+    return str(state.settings.ratelimit_storage_uri or app.config.get("RATELIMIT_STORAGE_URI")
+               or "memory://")
+
+
+def _limit_storage(app: Flask, state: State) -> Iterator[Finding]:
+    """W013: the rate limiter's storage does not answer (the forms count in each
+    process meanwhile, and so do the daily mail caps)."""
+    storage = state.limiter.storage
+    try:
+        answers = bool(storage.check())
+    except Exception:  # noqa: BLE001 - any failure of the storage's client is the finding
+        answers = False
+    if not answers:
+        yield Finding("privacy.W013", f"The rate-limit storage {_shown_uri(app, state)} does not "
+                      "answer: each worker counts limits and mail caps on its own meanwhile.",
+                      "Start it, or check PRIVACY_RATELIMIT_STORAGE_URI.")
+
+
+def _shown_uri(app: Flask, state: State) -> str:
+    """The storage's URI without a password, for a finding."""
+    uri = _storage_uri(app, state)
+    try:
+        return sa.engine.make_url(uri).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return uri.split("@")[-1]
+
+
+def notifications(state: State) -> tuple[str, list[Finding]]:
+    """The last hour's maintainer notifications, as a line, and W014 when they
+    look like a flood."""
+    count = recent_notifications(state)
+    state.db.session.rollback()
+    line = f"Maintainer notifications in the last hour: {count}."
+    if count <= NOTIFY_FLOOD:
+        return line, []
+    return line, [Finding("privacy.W014", f"{count} maintainer notifications in the last hour: "
+                          "someone may be flooding the forms (each message is still sent).",
+                          "Look at the contact messages and requests of the last hour; lower "
+                          "PRIVACY_CONTACT_RATE_LIMIT if they come from few addresses.")]
+
+
 def check(app: Flask, state: State) -> list[Finding]:
     """Every finding, errors first."""
     findings = [*_configuration(app, state)]
@@ -168,5 +213,7 @@ def check(app: Flask, state: State) -> list[Finding]:
                                 f"({type(exc).__name__}).", "Check SQLALCHEMY_DATABASE_URI."))
     if database_ok and not any(f.id in ("privacy.E007", "privacy.E008") for f in findings):
         findings += _jobs(state)
+        findings += notifications(state)[1]
+    findings += _limit_storage(app, state)
     findings += _smtp(app, state)
     return sorted(findings, key=lambda f: (not f.id.startswith("privacy.E"), f.id))

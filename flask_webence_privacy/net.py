@@ -40,10 +40,27 @@ def limit_key_prefix(app: Flask) -> str:
     return str(app.config.get("RATELIMIT_KEY_PREFIX") or "privacy")
 
 
+#: The prefix one IPv6 client holds: a home or a server gets a /64 and may use
+#: any of its 2**64 addresses, so counting per address would count nothing.
+IPV6_CLIENT_PREFIX = 64
+
+
+def limit_network(address: str) -> str:
+    """What a per-IP limit counts: an IPv4 address itself, an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
+
+
 def client_key() -> str:
-    """The rate limiter's key for this client: a keyed hash of its IP, so neither
-    the limiter's storage (Redis) nor its log lines hold an address."""
-    return "ip:" + keyed_hash(client_ip())[:32]
+    """The rate limiter's key for this client: a keyed hash of its IP (an IPv6
+    client's /64), so neither the limiter's storage (Redis) nor its log lines
+    hold an address."""
+    return "ip:" + keyed_hash(limit_network(client_ip()))[:32]
 
 
 def accepted(response: Response) -> bool:

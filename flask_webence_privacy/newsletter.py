@@ -186,7 +186,7 @@ def _subscribe(state: State, email: str, wording: str, language: str, age_confir
         age_confirmed=age_confirmed, language=language, ip=ip,
     )
     row = None
-    if _may_mail(state, subscriber, now):
+    if _may_mail(state, subscriber, now) and mail.mailbox_allows(state, email):
         row = _queue_confirmation(state, subscriber, now)
     db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -215,7 +215,7 @@ def resend(state: State, *, email: str, now: dt.datetime | None = None) -> Resul
     subscriber = _find(state, email)
     if subscriber is None or subscriber.status != PENDING:
         return Result(Outcome.NOT_PENDING)
-    if not _may_mail(state, subscriber, now):
+    if not (_may_mail(state, subscriber, now) and mail.mailbox_allows(state, email)):
         state.db.session.commit()
         return Result(Outcome.CAPPED, subscriber.id)
     row = _queue_confirmation(state, subscriber, now)

@@ -94,8 +94,14 @@ def setup_limiter(app: Flask, settings: Settings) -> Limiter:
         # Flask-Limiter's own warning about memory:// is the one above, in words
         # that name the setting to change.
         warnings.simplefilter("ignore")
+        # When the storage (Redis) cannot be reached, each process counts in its
+        # own memory until it answers again (Flask-Limiter logs the switch once
+        # each way), and an error of the storage after the view has run (the
+        # count of an accepted post) is logged, never a 500 over a post that was
+        # stored and mailed.
         limiter = Limiter(key_func=client_key, app=app, storage_uri=storage, default_limits=[],
-                          key_prefix=limit_key_prefix(app))
+                          key_prefix=limit_key_prefix(app), in_memory_fallback_enabled=True,
+                          swallow_errors=True, storage_options=_storage_options(app, storage))
     if not any(app.config.get(key) for key in _SITE_WIDE_LIMITS):
         # This limiter's limits all sit on the package's own form views, and each
         # view's decorator checks its own. Flask-Limiter's check before every
@@ -106,3 +112,18 @@ def setup_limiter(app: Flask, settings: Settings) -> Limiter:
         if check in funcs:
             funcs.remove(check)
     return limiter
+
+
+#: Seconds a Redis of the limiter may take before it counts as down: a storage
+#: that hangs must not hold every form post for the client's default (forever).
+REDIS_TIMEOUT = 1
+
+
+def _storage_options(app: Flask, storage: str) -> dict[str, str | int]:
+    """The host's ``RATELIMIT_STORAGE_OPTIONS``, else short timeouts for Redis."""
+    options = app.config.get("RATELIMIT_STORAGE_OPTIONS")
+    if options:
+        return dict(options)
+    if storage.startswith(("redis://", "rediss://", "redis+unix://")):
+        return {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+    return {}

@@ -17,6 +17,7 @@ from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
 
 from .config import Settings
+from .local_counts import LocalCounts
 from .models import Models
 from .registry import ExtraRules, PeriodText, Source
 from .timing import AnswerFloor
@@ -81,6 +82,8 @@ class State:
     texts: dict[tuple[str, ...], str] = field(default_factory=dict)
     #: Per enumeration-sensitive form: the time its full answers take.
     floors: defaultdict[str, AnswerFloor] = field(default_factory=lambda: defaultdict(AnswerFloor))
+    #: The package's own counters while the limiter's storage is down (:mod:`.local_counts`).
+    local_counts: LocalCounts = field(default_factory=LocalCounts)
     #: Whether the templates of a kept page are all the package's own (None: not
     #: looked yet): a host's override may show per-visitor things.
     own_frame: bool | None = None

@@ -15,14 +15,14 @@ One job per module:
 - :mod:`.headers`: header values shown as written, the Message-ID
 - :mod:`.smtp`: the message and the connection that carries a batch
 - :mod:`.delivery`: claims, sending, retries, the due mail
-- :mod:`.caps`: a daily cap per address
+- :mod:`.caps`: daily caps per address and per mailbox
 - :mod:`.source`: the outbox as a source of personal data, and its retention
 - :mod:`.dispatch`: leaving the request path, the app's background sender
 """
 
 from __future__ import annotations
 
-from .caps import within_daily_cap
+from .caps import mailbox_allows, recent_notifications, within_daily_cap
 from .delivery import (
     BACKOFF,
     BACKOFF_CAP,
@@ -50,6 +50,7 @@ __all__ = [
     "Queued",
     "backoff",
     "claim_lease",
+    "mailbox_allows",
     "content",
     "deliver_due",
     "dispatch",
@@ -58,6 +59,7 @@ __all__ = [
     "outbox_rows",
     "queue",
     "queue_all",
+    "recent_notifications",
     "redact",
     "render",
     "send",

@@ -49,6 +49,9 @@ OPEN = OPEN_REQUEST
 #: A second identical request within this window sends no second mail (a cap on
 #: mail to one address, so the form cannot be used to flood a mailbox).
 RESEND_WINDOW = dt.timedelta(minutes=10)
+#: Links (and "under way" notes) the portal mails one address a day, like the
+#: other forms' caps: the per-hour limit alone let through about 120 a day.
+LINK_MAILS_PER_DAY = 3
 #: GDPR art. 12(3): the deadline may be extended by at most two further months.
 MAX_EXTENSION = relativedelta(months=2)
 MAX_DETAILS = 4000
@@ -160,6 +163,14 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         if recent:
             db.session.rollback()
             return Filed(existing)
+    # Over a cap (this address's, or its mailbox's) nothing is mailed; what the
+    # visitor sees stays the same.
+    may_mail = channel != WEB or mail.within_daily_cap(state, "request-link", email,
+                                                       LINK_MAILS_PER_DAY)
+    if existing is not None:
+        if not may_mail:
+            db.session.rollback()
+            return Filed(existing)
         if existing.status == VERIFIED:
             # Its link is in use: a new one would kill it. The person is told
             # the request is under way (and anyone else learns nothing).
@@ -182,6 +193,11 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
         db.session.add(request)
         db.session.flush()  # the id goes into the token
         created = True
+    if not may_mail:
+        # Filed without a link: the next filing, once the cap allows, mails one.
+        db.session.commit()
+        emit(signals.request_created, request=request)
+        return Filed(request, None, created)
     token, token_hash = make_token(request.id)
     request.token_hash = token_hash
     url = link(token, request.language or language)
