@@ -11,7 +11,7 @@ export TEST_POSTGRES_URL
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 export TEST_MYSQL_URL
 
-.PHONY: run install-run install-test install test test-fast check lint bench load faults messages screenshots
+.PHONY: run install-run install-test install test test-fast test-floors check lint bench load faults messages screenshots
 
 # Two install stamps: `make run` installs only what the example site needs (the
 # package and its dependencies), so a newcomer's first page comes quickly; the
@@ -45,6 +45,11 @@ test: check
 # The same without the Chromium flows and the Hypothesis fuzzing.
 test-fast: check
 	$(BIN)/python -m pytest -m "not browser and not fuzz" $(PYTEST_ARGS)
+
+# The fast set again in .venv-floors, on exactly the oldest release of each
+# dependency that pyproject.toml allows (scripts/floors.py).
+test-floors: install-test
+	$(BIN)/python scripts/floors.py $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
