@@ -268,8 +268,9 @@ def request_add_command(email: str, kind: str, received_text: str | None, channe
                         details: str | None, language: str | None) -> None:
     """File a request that arrived by mail, phone or letter; EMAIL gets the verification link.
 
-    KIND is one of: access, rectification, erasure, portability, withdraw, objection,
-    restriction.
+    KIND is one of the rights in the table (flask_webence_privacy.rights): access,
+    rectification, erasure, portability, withdraw, objection, restriction, and any
+    right the site registers.
     """
     received = _parse_now(received_text, "--received")
     try:

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from itsdangerous.timed import TimestampSigner
 
-from .conftest import Inbox, csrf_token, handles, wait_for_delivery
+from .conftest import Inbox, csrf_token, wait_for_delivery
 
 ANA = "ana@example.nl"
 ORG = "intake@nieuwe-bank.example"

@@ -84,9 +84,10 @@ def name_recipient(state: State, req: DataRequestRow, recipient: str,
         db.session.rollback()
         raise RequestError("used")
     db.session.refresh(req)
-    url = external_url("webence_privacy.portability_download",
-                       token=tokens.make(PURPOSE, {"r": req.id, "n": nonce}))
     language = req.language or language or state.settings.default_language
+    # The page opens in the language of the mail that carries the link.
+    url = external_url("webence_privacy.portability_download",
+                       token=tokens.make(PURPOSE, {"r": req.id, "n": nonce}), lang=language)
     hours = state.settings.token_max_age // 3600
     rows = [
         mail.queue(state, kind="portability-recipient", to=canonical,
