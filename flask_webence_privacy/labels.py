@@ -230,3 +230,9 @@ def value_text(value: object, language: str, labels: ValueLabels | None = None) 
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
+
+
+def day_short(value: dt.date) -> str:
+    """A day as a chart's axis marks it ("12 mrt.", "Mar 12"), in the active locale."""
+    with package_locale():
+        return str(format_date(value, "d MMM"))

@@ -364,6 +364,10 @@ class VisitLogRow(Row):
     # A hash of truncated IP and browser under the day's salt: counts a day's
     # unique visitors, and links no day to the next (the salt is gone by then).
     visitor: Mapped[str | None] = mapped_column(sa.String(32))
+    # The route of this site's page the visitor came from (never its path or
+    # query); "" when that page had no route; NULL when the visitor came from
+    # another site or none (an entry).
+    came_from: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class VisitDailyRow(Row):
@@ -379,6 +383,35 @@ class VisitDailyRow(Row):
     label: Mapped[str] = mapped_column(sa.String(255))
     views: Mapped[int] = mapped_column(default=0)
     visitors: Mapped[int] = mapped_column(default=0)
+
+
+class VisitRouteDailyRow(Row):
+    """One day's roll-up of how visitors move: views per entry route (kind
+    "entry", ``source`` empty) and per same-site step from the route of one page
+    to the route of the next (kind "flow"); today's finished hours carry an hour
+    suffix, as in :class:`VisitDailyRow`. Routes only, never a path or query."""
+
+    __tablename__ = "privacy_visit_route_daily"
+    unique_together = (("day", "kind", "source", "route"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # entry | flow
+    source: Mapped[str] = mapped_column(sa.String(255))
+    route: Mapped[str] = mapped_column(sa.String(255))
+    views: Mapped[int] = mapped_column(default=0)
+
+
+class VisitAutomatedRow(Row):
+    """Requests per day that were not page views (crawlers, monitors, scripts,
+    headless browsers, HEAD and prefetch requests): one number, so the
+    maintainer sees what the analysis left out. Each process counts in memory
+    and adds its count here about once a second."""
+
+    __tablename__ = "privacy_visit_automated"
+    unique_together = (("day",),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    requests: Mapped[int] = mapped_column(default=0)
 
 
 class VisitSaltRow(Row):
@@ -437,6 +470,8 @@ class Models:
     VisitLog: type[VisitLogRow]
     VisitDaily: type[VisitDailyRow]
     VisitSalt: type[VisitSaltRow]
+    VisitRouteDaily: type[VisitRouteDailyRow]
+    VisitAutomated: type[VisitAutomatedRow]
     BreachFile: type[BreachFileRow]
 
     def all(self) -> tuple[type[Row], ...]:
@@ -468,6 +503,8 @@ MIXINS: dict[str, type[Row]] = {
     "VisitLog": VisitLogRow,
     "VisitDaily": VisitDailyRow,
     "VisitSalt": VisitSaltRow,
+    "VisitRouteDaily": VisitRouteDailyRow,
+    "VisitAutomated": VisitAutomatedRow,
     "BreachFile": BreachFileRow,
 }
 

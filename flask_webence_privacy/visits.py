@@ -17,19 +17,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
+import os
 import secrets
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import crawleruseragents  # type: ignore[import-untyped]  # ships no type hints
 import sqlalchemy as sa
+import ua_parser
 from flask import Flask, Request, Response, current_app, request
 from sqlalchemy.exc import DataError, IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
 
+from . import caches
 from .config import RetentionCategory, Settings
 from .models import utcnow
 from .net import client_ip, storable_ip
@@ -48,22 +53,67 @@ KINDS = ("total", "path", "referrer", "browser")
 #: Rows of each top list on the page.
 TOP = 10
 
-_BROWSERS = (
-    ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
-    ("Firefox", re.compile(r"\b(Firefox|FxiOS)/")),
-    ("other", re.compile(r"\b(OPR|Opera|SamsungBrowser|YaBrowser)/")),
-    ("Chrome", re.compile(r"\b(Chrome|CriOS|Chromium)/")),
-    ("Safari", re.compile(r"\bSafari/")),
-)
+#: A User-Agent longer than this is no browser's: a machine, and not parsed.
+AGENT_LONGEST = 1024
+#: Families the parser gives clients that are not a person's browser, beyond
+#: those on the crawler list (it names most of them too).
+MACHINE_FAMILIES = frozenset({
+    "HeadlessChrome", "curl", "Python Requests", "Python-urllib", "Go-http-client",
+    "Wget", "PhantomJS", "Apache-HttpClient", "okhttp", "Java", "Spider"})
+#: Request headers a browser sends when it fetches a page ahead of a click
+#: (speculation rules, link prefetch, link previews): no one saw the page.
+PURPOSE_HEADERS = ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
+AHEAD = ("prefetch", "prerender", "preview")
+
+
+class Agent(NamedTuple):
+    """What a User-Agent header is: a machine (counted, never a page view), or a
+    person's browser and its family (never a version)."""
+
+    machine: bool
+    browser: str
+
+
+MACHINE = Agent(True, "other")
+
+
+def _classify(user_agent: str) -> Agent:
+    if crawleruseragents.is_crawler(user_agent):
+        return MACHINE
+    parsed = ua_parser.parse(user_agent)
+    family = parsed.user_agent.family if parsed.user_agent else "Other"
+    device = parsed.device.family if parsed.device else ""
+    if family in MACHINE_FAMILIES or device == "Spider":
+        return MACHINE
+    # The parser's own family names ("Chrome Mobile", "Mobile Safari"), cut to
+    # the column; its catch-all "Other" is written as the log always had it.
+    return Agent(False, "other" if family == "Other" else family[:40])
+
+
+def classify(user_agent: str | None) -> Agent:
+    """A machine (none, too long, on the maintained crawler list, or a client the
+    parser names as a script or headless browser) or a browser family from the
+    parser's built-in rules; any length and any characters, kept nowhere."""
+    if not user_agent or len(user_agent) > AGENT_LONGEST:
+        return MACHINE
+    return caches.agent_for(user_agent, lambda: _classify(user_agent))
 
 
 def browser_family(user_agent: str | None) -> str:
-    """"Chrome", "Firefox", "Safari", "Edge" or "other": never a version, so the
-    value cannot help fingerprint anyone."""
-    for family, pattern in _BROWSERS:
-        if user_agent and pattern.search(user_agent):
-            return family
-    return "other"
+    """The browser family the parser names ("Firefox", "Chrome", "Safari",
+    "Edge", "Mobile Safari", ...; "other" when it knows none): never a version,
+    so the value cannot help fingerprint anyone."""
+    return classify(user_agent).browser
+
+
+def ahead_of_time(environ: dict[str, Any]) -> bool:
+    """Whether the browser fetched the page ahead of a click (prefetch, prerender
+    or a link preview), so nobody has seen it yet."""
+    for header in PURPOSE_HEADERS:
+        value = environ.get(header)
+        if value and any(word in value.lower() for word in AHEAD):
+            return True
+    return False
 
 
 def referrer_host(referrer: str | None, own_host: str | None) -> str | None:
@@ -83,6 +133,37 @@ def referrer_host(referrer: str | None, own_host: str | None) -> str | None:
     if host == own:
         return None
     return host[:255]
+
+
+def referrer_route(referrer: str | None, own_host: str | None, routes: Map | None,
+                   script_root: str = "") -> str | None:
+    """The route of this site's page that linked here (``/privacy/request/<token>``,
+    never its path or query); "" for a page of this site without a route; None
+    when the referrer is not this site (none, another site, not a URL): the
+    view is an entry."""
+    if not referrer or not own_host or routes is None:
+        return None
+    try:
+        parts = urlsplit(referrer)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or host != own_host.split(":")[0].lower():
+        return None
+    path = unquote(parts.path) or "/"
+    if script_root:
+        if not path.startswith(script_root):
+            return ""
+        path = path[len(script_root):] or "/"
+    try:
+        rule, _ = routes.bind(own_host, script_name=script_root or None,
+                              url_scheme=parts.scheme).match(
+            path, method="GET", return_rule=True)
+    except (HTTPException, ValueError, UnicodeError):  # no page: 404, 405, a redirect
+        return ""
+    if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+        return ""
+    return rule.rule[:255]
 
 
 # -- the daily salt ------------------------------------------------------------------
@@ -140,13 +221,15 @@ class Visit(NamedTuple):
     when: dt.datetime
     referrer: str | None = None
     own_host: str | None = None
+    script_root: str = ""
 
 
 def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings: Settings,
-                  visits: Sequence[Visit]) -> int:
+                  visits: Sequence[Visit], routes: Map | None = None) -> int:
     """Store page views together: one transaction and one multi-row INSERT. What
     the log keeps is made here, off the pages' time: the route, the IP truncated,
-    the browser family, the referrer's host and, under the day's salt, the hash.
+    the browser family, the referrer's host (another site) or the route it came
+    from (this site, matched against ``routes``) and, under the day's salt, the hash.
     How many were stored: a batch the database refuses is tried row by row, so
     one row it will not take costs no other visitor's view."""
     rows = []
@@ -155,6 +238,8 @@ def record_visits(engine: sa.Engine, table: sa.Table, salts: sa.Table, settings:
         rows.append({
             "path": visit.path[:255], "ip": ip, "browser": browser_family(visit.user_agent),
             "referrer": referrer_host(visit.referrer, visit.own_host),
+            "came_from": referrer_route(visit.referrer, visit.own_host, routes,
+                                        visit.script_root),
             "visitor": visitor_hash(_salt(engine, salts, visit.when.date()), ip,
                                     visit.user_agent),
             "created_at": visit.when})
@@ -197,38 +282,120 @@ SETTLE = dt.timedelta(seconds=30)
 JOB = "visits"
 
 
-def _write(batch: list[Visit]) -> int:
-    """The visit writer's job: one batch, in the app's context."""
-    state = get_state()
-    models = state.models
+class _Automated:
+    """One app's automated requests counted in this process, per day, until the
+    writer adds them to :class:`VisitAutomatedRow`: a bot's request costs no
+    database write of its own."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[dt.date, int] = {}
+        self.pid = os.getpid()
+        #: Whether the writer has been asked to write the counts (one ask waits at a time).
+        self.asked = False
+
+    def count(self, day: dt.date) -> bool:
+        """Count one; whether the writer must be asked to write (not asked yet)."""
+        with self.lock:
+            if self.pid != os.getpid():  # a forked worker: the parent's counts are its own
+                self.counts, self.asked, self.pid = {}, False, os.getpid()
+            self.counts[day] = self.counts.get(day, 0) + 1
+            ask, self.asked = not self.asked, True
+            return ask
+
+    def take(self) -> dict[dt.date, int]:
+        with self.lock:
+            if self.pid != os.getpid():
+                self.counts, self.pid = {}, os.getpid()
+            counts, self.counts, self.asked = self.counts, {}, False
+            return counts
+
+    def give_back(self, counts: dict[dt.date, int]) -> None:
+        with self.lock:
+            for day, n in counts.items():
+                self.counts[day] = self.counts.get(day, 0) + n
+
+
+_automated: weakref.WeakKeyDictionary[Flask, _Automated] = weakref.WeakKeyDictionary()
+
+
+def add_automated(engine: sa.Engine, table: sa.Table, counts: dict[dt.date, int]) -> None:
+    """Add counted automated requests to their days' rows: one short transaction
+    per day (an update, or the day's first insert; a process that inserted it at
+    the same moment makes this one update instead)."""
+    for day, n in sorted(counts.items()):
+        for attempt in range(2):
+            try:
+                with engine.begin() as connection:
+                    updated = connection.execute(sa.update(table).where(table.c.day == day)
+                                                 .values(requests=table.c.requests + n))
+                    if not updated.rowcount:
+                        connection.execute(sa.insert(table).values(day=day, requests=n))
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+
+
+def _write_automated(app: Flask) -> None:
+    found = _automated.get(app)
+    counts = found.take() if found is not None else {}
+    if not counts:
+        return
+    state = get_state(app)
     try:
-        return record_visits(state.db.engine, models.VisitLog.__table__,
-                             models.VisitSalt.__table__, state.settings, batch)
+        add_automated(state.db.engine, state.models.VisitAutomated.__table__, counts)
     except Exception as exc:  # noqa: BLE001 - a visit log must never break a page
-        # The type only: a database error's text carries paths and IPs.
-        log.warning("visit log: could not record %d page view%s (%s)",
-                    len(batch), "" if len(batch) == 1 else "s", type(exc).__name__)
-        return 0
+        cast(_Automated, found).give_back(counts)
+        log.warning("visit log: could not add automated requests (%s)", type(exc).__name__)
 
 
-def writer(app: Flask) -> Worker[Visit]:
+def _write(batch: list[Visit | None]) -> int:
+    """The visit writer's job: one batch, in the app's context (``None`` in it
+    asks for the automated requests counted so far to be added too)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    models = state.models
+    views = [visit for visit in batch if visit is not None]
+    stored = 0
+    if views:
+        try:
+            stored = record_visits(state.db.engine, models.VisitLog.__table__,
+                                   models.VisitSalt.__table__, state.settings, views,
+                                   app.url_map)
+        except Exception as exc:  # noqa: BLE001 - a visit log must never break a page
+            # The type only: a database error's text carries paths and IPs.
+            log.warning("visit log: could not record %d page view%s (%s)",
+                        len(views), "" if len(views) == 1 else "s", type(exc).__name__)
+    _write_automated(app)
+    return stored
+
+
+def writer(app: Flask) -> Worker[Visit | None]:
     """The app's visit writer in this process: page views gathered in memory and
     written together about once a second (:mod:`.worker`)."""
-    return cast(Worker[Visit], get_state(app).workers[JOB])
+    return cast(Worker[Visit | None], get_state(app).workers[JOB])
 
 
 def flush(app: Flask) -> int:
-    """Write this process's waiting page views now (the analysis does this first;
-    a test can too). Other processes' follow within :data:`FLUSH_SECONDS`."""
+    """Write this process's waiting page views and automated requests now (the
+    analysis does this first; a test can too). Other processes' follow within
+    :data:`FLUSH_SECONDS`."""
     found = get_state(app).workers.get(JOB)
-    return found.flush() if found is not None else 0
+    if found is None:
+        return 0
+    written = found.flush()
+    with app.app_context():
+        _write_automated(app)
+    return written
 
 
 def _log_visit(response: Response) -> Response:
     # This runs on every page of the site: the request and the app are looked up
     # once, not through their proxies at each use (that was a third of its time).
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
-    if req.method != "GET" or response.status_code >= 400:
+    method = req.method
+    if method not in ("GET", "HEAD") or response.status_code >= 400:
         return response
     endpoint = req.endpoint or ""
     if endpoint == "static" or endpoint.endswith(".static"):
@@ -239,13 +406,24 @@ def _log_visit(response: Response) -> Response:
     # left is what the visitor typed.
     if req.url_rule is None:
         return response
-    state = get_state(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    worker = cast(Worker[Visit | None], state.workers[JOB])
     environ = req.environ
+    user_agent = environ.get("HTTP_USER_AGENT")
+    when = utcnow()
+    # A machine, a HEAD request or a page fetched ahead of a click is no page
+    # view: counted in memory, written with the next batch.
+    if method == "HEAD" or ahead_of_time(environ) or classify(user_agent).machine:
+        if _automated[app].count(when.date()):
+            worker.submit((None,))
+        return response
     referrer = environ.get("HTTP_REFERER")
     visit = Visit(path=req.url_rule.rule, ip=client_ip(state.settings),
-                  user_agent=environ.get("HTTP_USER_AGENT"), when=utcnow(),
-                  referrer=referrer, own_host=req.host if referrer else None)
-    cast(Worker[Visit], state.workers[JOB]).submit((visit,))
+                  user_agent=user_agent, when=when, referrer=referrer,
+                  own_host=req.host if referrer else None,
+                  script_root=req.script_root if referrer else "")
+    worker.submit((visit,))
     return response
 
 
@@ -255,6 +433,7 @@ def init_app(app: Flask, state: State) -> None:
     if not state.settings.visit_log:
         return
     db = state.db
+    _automated[app] = _Automated()
     state.workers[JOB] = Worker(
         app, "privacy-visits", _write, delay=FLUSH_SECONDS, batch=FLUSH_ROWS,
         limit=MAX_WAITING,
@@ -271,6 +450,24 @@ class Day:
     day: dt.date
     views: int
     visitors: int
+    #: Requests that were not page views (machines, HEAD, prefetch).
+    automated: int = 0
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A period's page views, unique visitors (each day's, added up: nobody can
+    be followed from one day to the next) and automated requests."""
+
+    start: dt.date
+    end: dt.date
+    views: int
+    visitors: int
+    automated: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "views": self.views, "visitors": self.visitors, "automated": self.automated}
 
 
 @dataclass(frozen=True)
@@ -286,14 +483,28 @@ class Summary:
     #: Days of data the retention period keeps (the default category's).
     retention_days: int
     views: int = field(default=0)
+    visitors: int = field(default=0)
+    automated: int = field(default=0)
+    #: Routes visitors arrived at from another site or none.
+    entries: list[tuple[str, int]] = field(default_factory=list)
+    #: (route came from, route opened, views) within this site.
+    flows: list[tuple[str, str, int]] = field(default_factory=list)
+    #: The same totals for the period of the same length before this one.
+    previous: Totals | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "retention_days": self.retention_days, "views": self.views,
+            "visitors": self.visitors,
             "days": [{"day": d.day.isoformat(), "views": d.views, "visitors": d.visitors}
                      for d in self.days],
+            "automated": [{"day": d.day.isoformat(), "requests": d.automated}
+                          for d in self.days],
+            "previous": self.previous.as_json() if self.previous else None,
             "paths": [{"path": p, "views": n} for p, n in self.paths],
+            "entries": [{"path": p, "views": n} for p, n in self.entries],
+            "flows": [{"from": f, "to": t, "views": n} for f, t, n in self.flows],
             "referrers": [{"host": h, "views": n} for h, n in self.referrers],
             "browsers": [{"browser": b, "views": n} for b, n in self.browsers],
         }
@@ -316,6 +527,25 @@ def _aggregate(connection: sa.Connection, log_table: sa.Table, start: dt.datetim
     return rows
 
 
+def _aggregate_routes(connection: sa.Connection, log_table: sa.Table, start: dt.datetime,
+                      end: dt.datetime) -> list[dict[str, Any]]:
+    """Entries (no page of this site before) and steps from one route to the next,
+    in a window, aggregated by the database on the time index."""
+    c = log_table.c
+    in_window = sa.and_(c.created_at >= start, c.created_at < end)
+    views = sa.func.count()
+    rows = [{"kind": "entry", "source": "", "route": route, "views": n}
+            for route, n in connection.execute(
+                sa.select(c.path, views).where(in_window, c.came_from.is_(None))
+                .group_by(c.path))]
+    rows += [{"kind": "flow", "source": source, "route": route, "views": n}
+             for source, route, n in connection.execute(
+                 sa.select(c.came_from, c.path, views)
+                 .where(in_window, c.came_from.is_not(None), c.came_from != "")
+                 .group_by(c.came_from, c.path))]
+    return rows
+
+
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min)
 
@@ -326,6 +556,7 @@ def roll_up(state: State, today: dt.date | None = None, days: int = DEFAULT_DAYS
     today = today or utcnow().date()
     models = state.models
     daily, log_table = models.VisitDaily.__table__, models.VisitLog.__table__
+    routes = models.VisitRouteDaily.__table__
     first = today - dt.timedelta(days=days - 1)
     done = 0
     with state.db.engine.connect() as connection:
@@ -338,16 +569,22 @@ def roll_up(state: State, today: dt.date | None = None, days: int = DEFAULT_DAYS
                 continue
             # Before the first logged visit there is nothing to count: a zero row
             # still marks the day as done.
+            route_rows: list[dict[str, Any]] = []
             if oldest is None or _midnight(day + dt.timedelta(days=1)) <= oldest:
                 rows = [{"kind": "total", "label": "", "views": 0, "visitors": 0}]
             else:
-                rows = _aggregate(connection, log_table, _midnight(day),
-                                  _midnight(day + dt.timedelta(days=1)))
+                start, end = _midnight(day), _midnight(day + dt.timedelta(days=1))
+                rows = _aggregate(connection, log_table, start, end)
+                route_rows = _aggregate_routes(connection, log_table, start, end)
             try:
-                connection.execute(sa.insert(daily), [{"day": day, **r} for r in rows])
                 # The day's hourly roll-ups (made while it was today) are replaced.
-                connection.execute(sa.delete(daily).where(
-                    daily.c.day == day, daily.c.kind.like(f"%{HOUR}%")))
+                for table in (daily, routes):
+                    connection.execute(sa.delete(table).where(
+                        table.c.day == day, table.c.kind.like(f"%{HOUR}%")))
+                connection.execute(sa.insert(daily), [{"day": day, **r} for r in rows])
+                if route_rows:
+                    connection.execute(sa.insert(routes),
+                                       [{"day": day, **r} for r in route_rows])
                 connection.commit()
                 done += 1
             except IntegrityError:
@@ -367,8 +604,8 @@ def _hours_done(today: dt.date, now: dt.datetime) -> int:
     return now.hour if today == now.date() else 0
 
 
-def _roll_up_hours(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
-                   today: dt.date, hours: int) -> None:
+def _roll_up_hours(connection: sa.Connection, daily: sa.Table, routes: sa.Table,
+                   log_table: sa.Table, today: dt.date, hours: int) -> None:
     have = set(connection.scalars(sa.select(daily.c.kind).where(
         daily.c.day == today, daily.c.kind.like(f"total{HOUR}%"))))
     for hour in range(hours):
@@ -376,24 +613,35 @@ def _roll_up_hours(connection: sa.Connection, daily: sa.Table, log_table: sa.Tab
         if "total" + suffix in have:
             continue
         start = _midnight(today) + dt.timedelta(hours=hour)
-        rows = _aggregate(connection, log_table, start, start + dt.timedelta(hours=1))
+        end = start + dt.timedelta(hours=1)
+        rows = _aggregate(connection, log_table, start, end)
+        route_rows = _aggregate_routes(connection, log_table, start, end)
         try:
             connection.execute(sa.insert(daily), [
                 {**r, "day": today, "kind": r["kind"] + suffix} for r in rows])
+            if route_rows:
+                connection.execute(sa.insert(routes), [
+                    {**r, "day": today, "kind": r["kind"] + suffix} for r in route_rows])
             connection.commit()
         except IntegrityError:  # another process rolled it up first
             connection.rollback()
 
 
-def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
-           now: dt.datetime) -> tuple[Day, dict[str, dict[str, int]]]:
-    """Today's views and unique visitors, and its views per kind and label: the
-    finished hours from their roll-ups (summed in SQL), the current hour from
-    the log; unique visitors over the whole day (they do not add up by hour)."""
+RouteKey = tuple[str, str, str]
+
+
+def _today(connection: sa.Connection, models: Any, now: dt.datetime
+           ) -> tuple[Day, dict[str, dict[str, int]], dict[RouteKey, int]]:
+    """Today's views and unique visitors, its views per kind and label, and per
+    entry and step: the finished hours from their roll-ups (summed in SQL), the
+    current hour from the log; unique visitors over the whole day (they do not
+    add up by hour)."""
+    daily, log_table = models.VisitDaily.__table__, models.VisitLog.__table__
+    routes = models.VisitRouteDaily.__table__
     today = now.date()
     # An hour, likewise, once every worker has written its page views of it.
     hours = _hours_done(today, now - SETTLE)
-    _roll_up_hours(connection, daily, log_table, today, hours)
+    _roll_up_hours(connection, daily, routes, log_table, today, hours)
     counts: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
     # "path@09" -> "path"; grouped by its alias (the same expression twice would
     # carry its parameters twice, which PostgreSQL does not see as one).
@@ -402,15 +650,29 @@ def _today(connection: sa.Connection, daily: sa.Table, log_table: sa.Table,
         sa.select(base, daily.c.label, sa.func.sum(daily.c.views))
         .where(daily.c.day == today, daily.c.kind.like(f"%{HOUR}%"))
         .group_by(sa.literal_column("base"), daily.c.label))
-    live = _aggregate(connection, log_table, _midnight(today) + dt.timedelta(hours=hours),
-                      _midnight(today + dt.timedelta(days=1)))
+    hour_start = _midnight(today) + dt.timedelta(hours=hours)
+    tomorrow = _midnight(today + dt.timedelta(days=1))
+    live = _aggregate(connection, log_table, hour_start, tomorrow)
     for kind, label, views in [*summed, *((r["kind"], r["label"], r["views"]) for r in live)]:
         if kind in counts:
             counts[kind][label] = counts[kind].get(label, 0) + int(views or 0)
+    route_base = sa.func.substr(routes.c.kind, 1,
+                                sa.func.length(routes.c.kind) - 3).label("base")
+    moves: dict[RouteKey, int] = {}
+    summed_routes = connection.execute(
+        sa.select(route_base, routes.c.source, routes.c.route, sa.func.sum(routes.c.views))
+        .where(routes.c.day == today, routes.c.kind.like(f"%{HOUR}%"))
+        .group_by(sa.literal_column("base"), routes.c.source, routes.c.route))
+    live_routes = _aggregate_routes(connection, log_table, hour_start, tomorrow)
+    for kind, source, route, views in [
+            *summed_routes, *((r["kind"], r["source"], r["route"], r["views"])
+                              for r in live_routes)]:
+        key = (kind, source, route)
+        moves[key] = moves.get(key, 0) + int(views or 0)
     c = log_table.c
     visitors = connection.scalar(sa.select(sa.func.count(sa.distinct(c.visitor))).where(
-        c.created_at >= _midnight(today), c.created_at < _midnight(today + dt.timedelta(days=1))))
-    return Day(today, counts["total"].get("", 0), int(visitors or 0)), counts
+        c.created_at >= _midnight(today), c.created_at < tomorrow))
+    return Day(today, counts["total"].get("", 0), int(visitors or 0)), counts, moves
 
 
 def retention(settings: Settings) -> RetentionCategory:
@@ -430,46 +692,80 @@ def retention_days(state: State, today: dt.date | None = None) -> int:
     return (now - retention(state.settings).cutoff(now)).days
 
 
+def _top(counts: dict[Any, int]) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+
+
 def summary(state: State, days: int = DEFAULT_DAYS, now: dt.datetime | None = None) -> Summary:
-    """Page views and unique visitors per day, top routes, referrer hosts and
-    browsers for the last ``days`` (today included); ``now`` (UTC) for a command
-    or a test that needs another clock."""
+    """Page views, unique visitors and automated requests per day, top routes,
+    entries, steps between routes, referrer hosts and browsers for the last
+    ``days`` (today included), and the totals of the ``days`` before; ``now``
+    (UTC) for a command or a test that needs another clock."""
     now = now or utcnow()
     today = now.date()
     days = max(1, days)
     flush(current_app._get_current_object())  # type: ignore[attr-defined]
-    # A day is rolled up once every worker has written its page views of it.
-    roll_up(state, min(today, (now - SETTLE).date()), days)
+    # A day is rolled up once every worker has written its page views of it;
+    # the previous period's days too (once: a finished day is never again).
+    roll_up(state, min(today, (now - SETTLE).date()), 2 * days)
     models = state.models
-    daily, log_table = models.VisitDaily.__table__, models.VisitLog.__table__
+    daily, routes = models.VisitDaily.__table__, models.VisitRouteDaily.__table__
+    automated_table = models.VisitAutomated.__table__
     first = today - dt.timedelta(days=days - 1)
+    before = first - dt.timedelta(days=days)
     per_day: dict[dt.date, Day] = {}
     tops: dict[str, dict[str, int]] = {"path": {}, "referrer": {}, "browser": {}}
+    moves: dict[RouteKey, int] = {}
+    previous_views = previous_visitors = 0
     with state.db.engine.connect() as connection:
         totals = connection.execute(sa.select(daily.c.day, daily.c.views, daily.c.visitors).where(
-            daily.c.kind == "total", daily.c.day >= first, daily.c.day < today))
+            daily.c.kind == "total", daily.c.day >= before, daily.c.day < today))
         for day, views, visitors in totals:
-            per_day[day] = Day(day, views, visitors)
+            if day >= first:
+                per_day[day] = Day(day, views, visitors)
+            else:
+                previous_views, previous_visitors = (previous_views + views,
+                                                     previous_visitors + visitors)
         summed = connection.execute(
             sa.select(daily.c.kind, daily.c.label, sa.func.sum(daily.c.views))
             .where(daily.c.kind.in_(tuple(tops)), daily.c.day >= first, daily.c.day < today)
             .group_by(daily.c.kind, daily.c.label))
         for kind, label, views in summed:
             tops[kind][label] = int(views or 0)
-        per_day[today], live = _today(connection, daily, log_table, now)
+        summed_routes = connection.execute(
+            sa.select(routes.c.kind, routes.c.source, routes.c.route, sa.func.sum(routes.c.views))
+            .where(routes.c.kind.in_(("entry", "flow")), routes.c.day >= first,
+                   routes.c.day < today)
+            .group_by(routes.c.kind, routes.c.source, routes.c.route))
+        for kind, source, route, views in summed_routes:
+            moves[(kind, source, route)] = int(views or 0)
+        automated = dict(connection.execute(
+            sa.select(automated_table.c.day, automated_table.c.requests).where(
+                automated_table.c.day >= before, automated_table.c.day <= today)).all())
+        per_day[today], live, live_moves = _today(connection, models, now)
     for kind, counts in tops.items():
         for label, views in live[kind].items():
             counts[label] = counts.get(label, 0) + views
-    series = [per_day.get(first + dt.timedelta(days=i), Day(first + dt.timedelta(days=i), 0, 0))
-              for i in range(days)]
-
-    def top(kind: str) -> list[tuple[str, int]]:
-        return sorted(tops[kind].items(), key=lambda item: (-item[1], item[0]))[:TOP]
-
-    return Summary(start=first, end=today, days=series, paths=top("path"),
-                   referrers=top("referrer"), browsers=top("browser"),
+    for key, views in live_moves.items():
+        moves[key] = moves.get(key, 0) + views
+    series = []
+    for offset in range(days):
+        day = first + dt.timedelta(days=offset)
+        found = per_day.get(day, Day(day, 0, 0))
+        series.append(Day(day, found.views, found.visitors, int(automated.get(day, 0))))
+    previous = Totals(before, first - dt.timedelta(days=1), previous_views, previous_visitors,
+                      sum(int(n) for day, n in automated.items() if day < first))
+    return Summary(start=first, end=today, days=series, paths=_top(tops["path"]),
+                   referrers=_top(tops["referrer"]), browsers=_top(tops["browser"]),
                    retention_days=retention_days(state, today),
-                   views=sum(d.views for d in series))
+                   views=sum(d.views for d in series), visitors=sum(d.visitors for d in series),
+                   automated=sum(d.automated for d in series),
+                   entries=_top({route: n for (kind, _, route), n in moves.items()
+                                 if kind == "entry"}),
+                   flows=[(source, route, n) for (source, route), n in _top(
+                       {(source, route): n for (kind, source, route), n in moves.items()
+                        if kind == "flow"})],
+                   previous=previous)
 
 
 @dataclass(frozen=True)
@@ -481,18 +777,94 @@ class Bar:
     day: Day
 
 
-def chart(days: Sequence[Day], width: int = 600, height: int = 160) -> list[Bar]:
-    """The bars of the page-view chart, scaled to the busiest day: drawn on the
-    server as SVG, so the page needs no script."""
-    peak = max((d.views for d in days), default=0) or 1
-    step = width / max(len(days), 1)
-    bars = []
-    for index, day in enumerate(days):
-        bar_height = round(height * day.views / peak, 1)
-        bars.append(Bar(x=round(index * step + 1, 1), y=round(height - bar_height, 1),
-                        width=round(max(step - 2, 1), 1), height=bar_height, day=day))
-    return bars
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    day: Day
 
+
+@dataclass(frozen=True)
+class Tick:
+    """A labelled mark on an axis: where (along it) and what it stands for."""
+
+    at: float
+    count: int = 0
+    day: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Page views (bars) and unique visitors (a line) per day, with both axes
+    labelled, in SVG coordinates: drawn on the server, so the page needs no script."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+    bars: list[Bar]
+    points: list[Point]
+    counts: list[Tick]
+    dates: list[Tick]
+    peak: int
+
+    @property
+    def line(self) -> str:
+        return " ".join(f"{p.x},{p.y}" for p in self.points)
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.plot_height
+
+
+def _step(peak: int, marks: int = 4) -> int:
+    """A round step (1, 2, 5 times a power of ten) that marks ``peak`` in at
+    most ``marks`` steps."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor * marks >= peak:
+                return step * factor
+        step *= 10
+
+
+def chart(days: Sequence[Day], width: int = 640, height: int = 240) -> Chart:
+    """The chart of ``days``, scaled to a round count above the busiest day;
+    dates marked at most seven times (first and last always)."""
+    left, top, right, bottom = 48, 12, 12, 28
+    plot_width, plot_height = width - left - right, height - top - bottom
+    peak = max((max(d.views, d.visitors) for d in days), default=0)
+    step = _step(max(peak, 1))
+    scale_top = step * max(1, -(-peak // step))
+    slot = plot_width / max(len(days), 1)
+    bars, points = [], []
+    for index, day in enumerate(days):
+        bar_height = round(plot_height * day.views / scale_top, 1)
+        x = left + index * slot
+        bars.append(Bar(x=round(x + slot * 0.1, 1), y=round(top + plot_height - bar_height, 1),
+                        width=round(max(slot * 0.8, 1), 1), height=bar_height, day=day))
+        points.append(Point(x=round(x + slot / 2, 1),
+                            y=round(top + plot_height * (1 - day.visitors / scale_top), 1),
+                            day=day))
+    counts = [Tick(at=round(top + plot_height * (1 - n / scale_top), 1), count=n)
+              for n in range(0, scale_top + 1, step)]
+    every = max(1, -(-len(days) // 7))
+    marked = sorted({*range(0, len(days), every), len(days) - 1} - {-1})
+    if len(marked) > 1 and marked[-1] - marked[-2] < every:
+        del marked[-2]  # the last date's label would overlap the one before
+    dates = [Tick(at=points[i].x, day=days[i].day) for i in marked]
+    return Chart(width, height, left, top, plot_width, plot_height, bars, points, counts,
+                 dates, peak)
+
+
+def change(current: int, previous: int) -> int | None:
+    """The change from ``previous`` to ``current`` in whole percent; None where
+    there was nothing before to compare with."""
+    if previous <= 0:
+        return None
+    return round((current - previous) * 100 / previous)
 
 # -- retention -----------------------------------------------------------------------
 
@@ -503,12 +875,17 @@ def rules(context: RuleContext) -> Iterator[Rule]:
     day it salted."""
     models = context.models
     VisitLog, VisitDaily, VisitSalt = models.VisitLog, models.VisitDaily, models.VisitSalt
+    VisitRouteDaily, VisitAutomated = models.VisitRouteDaily, models.VisitAutomated
     category = retention(context.settings)
     cutoff = category.cutoff(context.now)
     yield Rule(VisitLog.__table__, "VisitLog", category.name, cutoff,
                VisitLog.created_at < cutoff)
     yield Rule(VisitDaily.__table__, "VisitDaily", category.name, cutoff,
                VisitDaily.day < cutoff.date())
+    yield Rule(VisitRouteDaily.__table__, "VisitRouteDaily", category.name, cutoff,
+               VisitRouteDaily.day < cutoff.date())
+    yield Rule(VisitAutomated.__table__, "VisitAutomated", category.name, cutoff,
+               VisitAutomated.day < cutoff.date())
     salt_cutoff = _midnight(context.now.date() - dt.timedelta(days=1))
     yield Rule(VisitSalt.__table__, "VisitSalt", "two days", salt_cutoff,
                VisitSalt.day < salt_cutoff.date())

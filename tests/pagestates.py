@@ -291,7 +291,18 @@ def admin_new_errors(w: Walker) -> None:
     w.submit()
 
 
+#: A person's browser: the walk's own headless browser is an automated request.
+BROWSER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0")
+
+
 def admin_visits(w: Walker) -> None:
+    # Page views from a person's browser (an entry, a step between two routes)
+    # next to the walk's own automated requests, so the chart and its tables have data.
+    client = w.app.test_client()
+    own = w.base_url.rstrip("/")
+    for path, referrer in (("/", "https://search.example/?q=x"), ("/privacy/", f"{own}/"),
+                           ("/privacy/cookies", f"{own}/privacy/")):
+        client.get(path, headers={"User-Agent": BROWSER_AGENT, "Referer": referrer})
     w.goto("/privacy/admin/visits")
 
 

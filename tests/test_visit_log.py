@@ -53,7 +53,8 @@ def visits(app):
 @pytest.mark.parametrize(("agent", "family"), [
     (FIREFOX, "Firefox"), (CHROME, "Chrome"), (EDGE, "Edge"), (SAFARI, "Safari"),
     ("curl/8.5.0", "other"), (None, "other"), ("", "other"),
-    (CHROME + " OPR/110.0", "other"),
+    # The maintained parser's own family names, never a version.
+    (CHROME + " OPR/110.0.0.0", "Opera"), ("x\x00\xff" * 10, "other"),
 ])
 def test_only_the_browser_family_is_kept(agent, family):
     assert browser_family(agent) == family

@@ -106,16 +106,19 @@ def test_the_page_reads_daily_roll_ups_and_draws_an_svg_chart(make_app):
     assert "news.example" in html and "/orders/&lt;int:number&gt;" in html
     assert re.search(r"\b36[56]\b", html)  # days the retention period (a year) keeps
     day3 = (today - dt.timedelta(days=3)).date().isoformat()
-    assert re.search(rf'{day3}</time></th><td>5</td><td>1</td>', html)
-    # The finished days are rolled up once; the log of those days is no longer read.
+    assert re.search(rf'"{day3}">[^<]*</time></th><td>5</td><td>1</td><td>0</td>', html)
+    # Only days with views are rows; the quiet ones are one sentence.
+    assert html.count("<tr><th scope=\"row\">") == 2 and ": 28 " in html
+    # The finished days are rolled up once (the previous period's too, for the
+    # comparison); the log of those days is no longer read.
     rolled = rows(app, sa.select(VisitDaily.day).where(VisitDaily.kind == "total"))
-    assert len(rolled) == 29
+    assert len(rolled) == 59
     db, _ = handles(app)
     with app.app_context():
         db.session.execute(sa.delete(VisitLog))
         db.session.commit()
     html = client.get("/privacy/admin/visits").get_data(as_text=True)
-    assert re.search(rf'{day3}</time></th><td>5</td><td>1</td>', html)
+    assert re.search(rf'"{day3}">[^<]*</time></th><td>5</td><td>1</td><td>0</td>', html)
 
 
 def test_the_page_is_closed_without_the_admin_check(make_app):
