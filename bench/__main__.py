@@ -2,7 +2,8 @@
 
     python -m bench                      # everything (1,000,000 rows for the purge)
     python -m bench --quick              # fewer rounds and 100,000 rows: a smoke run
-    python -m bench --only web,purge     # some of: web, floor, timing, purge, scaling, visits_scaling
+    python -m bench --only pages,floor   # some of: web, pages, floor, timing, purge, scaling,
+                                         # visits_scaling
 
 PostgreSQL comes from TEST_POSTGRES_URL (the Makefile sets it); without a server
 the PostgreSQL lines are left out and said so.
@@ -43,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only",
-                        default="web,floor,timing,purge,scaling,visits_scaling")
+                        default="web,pages,floor,timing,purge,scaling,visits_scaling")
     parser.add_argument("--rows", type=int, default=None, help="rows for the purge")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # start-up advice (memory limiter) is not news here
@@ -52,8 +53,12 @@ def main() -> None:
     kinds = ["sqlite"] + (["postgresql"] if postgres else [])
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     if "web" in wanted:
-        print("web: forms and the policy page against the bare stack", file=sys.stderr)
+        print("web: the forms against the bare stack", file=sys.stderr)
         web.run(kinds, postgres, quick=args.quick)
+    if "pages" in wanted:
+        print("pages: the privacy page and a host's page with the banner, against the bare "
+              "stack", file=sys.stderr)
+        web.pages(quick=args.quick)
     if "floor" in wanted:
         print("floor: only what the contract requires, against the same bare stack, and the "
               "package against it", file=sys.stderr)

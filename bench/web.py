@@ -8,13 +8,25 @@ interleaved rounds against the bare stack in the same process.
   through the default background sender of the web process itself.
 - ``newsletter_post``, ``request_post``: the same for the sign-up and the
   request form (a new address each time).
-- ``policy_get``: the privacy page against a bare ``render_template`` of 10 KB;
-  ``policy_get_answered`` the same for a visitor who has answered the banner.
 - ``enumeration_timing``: median answer time for a known (confirmed, or already
   filed) address over that for an unknown one; goal between 0.8 and 1.25.
 
 Between benchmarks the sender first delivers what the last one queued, so each
 measures its own work and not another's mail.
+
+The pages (``pages``, SQLite):
+
+- ``policy_get``: the privacy page for a first visitor (the banner shows)
+  against a bare ``render_template`` of 10 KB; ``policy_get_answered`` the same
+  for a visitor who has answered the banner; ``policy_get_304`` the answer to a
+  browser or cache that revalidates its copy (``If-None-Match``).
+- ``host_page_banner``: a host's page of 10 KB with ``privacy_cookie_banner()``
+  in it, on a site with the package (its hooks, the visit log), against the same
+  page on the same site without the package.
+- ``bare_page_limiter``, ``bare_page_limiter_filtered``: the bare page with
+  Flask-Limiter set up on its app (as the package does where the site has no
+  limiter of its own), plainly and with the package's request filter: what
+  Flask-Limiter's hooks alone cost every page.
 """
 
 from __future__ import annotations
@@ -28,12 +40,15 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
 from jinja2 import DictLoader
@@ -272,14 +287,6 @@ def run(kinds: list[str], postgres_url: str | None, quick: bool = False) -> list
                             poster(app, "/privacy/request", request_fields),
                             count=count, rounds=rounds, db=kind))
                         settle(app)
-                        out.append(interleaved(
-                            "policy_get", _getter(bare, "/page"), _getter(app, "/privacy/"),
-                            count=count * 3, rounds=rounds, db=kind))
-                        out.append(interleaved(
-                            "policy_get_answered", _getter(bare, "/page"),
-                            _answered_getter(app, "/privacy/"),
-                            count=count * 3, rounds=rounds, db=kind,
-                            note="a visitor who has answered the cookie banner"))
                         out += enumeration(app, count=count // 2, rounds=rounds)
                 finally:
                     sender.terminate()
@@ -318,12 +325,13 @@ def settle(app: Flask, timeout: float = 120.0) -> None:
     raise RuntimeError(f"the mail sender left {left} mails after {timeout:g} s")
 
 
-def _getter(app: Flask, url: str, client: Any = None) -> Callable[[], None]:
+def _getter(app: Flask, url: str, client: Any = None, headers: dict[str, str] | None = None,
+            status: int = 200) -> Callable[[], None]:
     client = client or app.test_client()
 
     def get() -> None:
-        response = client.get(url)
-        assert response.status_code == 200
+        response = client.get(url, headers=headers)
+        assert response.status_code == status, (url, response.status_code)
         # A WSGI server closes every response, and what runs then (the visit
         # log) is part of what a page costs.
         response.close()
@@ -333,13 +341,93 @@ def _getter(app: Flask, url: str, client: Any = None) -> Callable[[], None]:
 
 def _answered_getter(app: Flask, url: str) -> Callable[[], None]:
     """The page for a returning visitor: one who said no to the optional cookies
-    (their choice cookie and their session with its CSRF token come along)."""
+    (their choice cookie comes along; the form has no token and opens no session)."""
     client = app.test_client()
-    response = client.post("/privacy/cookies", data={
-        "csrf_token": token_of(client, "/privacy/cookies"), "choice": "none"})
+    response = client.post("/privacy/cookies", data={"choice": "none"},
+                           headers={"Sec-Fetch-Site": "same-origin"})
     assert response.status_code == 303, response.status_code
     assert "wp-cookie-banner" not in client.get(url).get_data(as_text=True)
     return _getter(app, url, client)
+
+
+def _revalidating_getter(app: Flask, url: str) -> Callable[[], None]:
+    """A browser or cache that has the page and asks whether it changed: a 304."""
+    client = app.test_client()
+    etag = client.get(url).headers["ETag"]
+    return _getter(app, url, client, headers={"If-None-Match": etag}, status=304)
+
+
+#: A host's own page with the banner in its layout, as a site builder writes it.
+HOST_PAGE = ("<!doctype html><html lang=nl><title>Webence</title><body>"
+             "{{ privacy_cookie_banner() }}<main>{{ body|safe }}</main></body></html>")
+BIG = "<p>" + "Wij bouwen websites voor het MKB. " * 300 + "</p>"
+
+
+def host_app(config: dict[str, Any], with_package: bool) -> Flask:
+    """A host site (its database, its home page); with the package as the example
+    site sets it up (the banner, the visit log), or without it, where the same
+    template's banner call renders nothing."""
+    app = Flask("host")
+    app.config.update(BASE, **config)
+    app.jinja_loader = DictLoader({"home.html": HOST_PAGE})
+    db = SQLAlchemy(app)
+    if with_package:
+        from example_site import demo
+
+        app.config.update({k: v for k, v in demo.PRIVACY_CONFIG.items()
+                           if k != "PRIVACY_BASE_TEMPLATE"})
+        privacy = Privacy(app, db=db)
+    else:
+        app.jinja_env.globals["privacy_cookie_banner"] = lambda: ""
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("home.html", body=BIG[:10240])
+
+    with app.app_context():
+        db.create_all()
+        if with_package:
+            privacy.sync_policy()
+    return app
+
+
+def pages(quick: bool = False) -> list[Result]:
+    """The page benchmarks, on SQLite (a page reads no table)."""
+    count, rounds = (90, 5) if quick else (300, 7)
+    database = Database("sqlite", None)
+    try:
+        bare = bare_app(database.config("bare"))
+        app = package_app({**database.config("package"), "PRIVACY_MAIL_DISPATCH": "sender"})
+        out = [
+            interleaved("policy_get", _getter(bare, "/page"), _getter(app, "/privacy/"),
+                        count=count, rounds=rounds, db="sqlite",
+                        note="a first visitor: the banner shows"),
+            interleaved("policy_get_answered", _getter(bare, "/page"),
+                        _answered_getter(app, "/privacy/"), count=count, rounds=rounds,
+                        db="sqlite", note="a visitor who has answered the cookie banner"),
+            interleaved("policy_get_304", _getter(bare, "/page"),
+                        _revalidating_getter(app, "/privacy/"), count=count, rounds=rounds,
+                        db="sqlite", note="If-None-Match with the page's ETag: a 304"),
+        ]
+        for name, filtered in (("bare_page_limiter", False), ("bare_page_limiter_filtered", True)):
+            limited = bare_app(database.config(name))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # memory storage: one process here
+                limiter = Limiter(key_func=get_remote_address, app=limited, default_limits=[])
+            if filtered:
+                limiter.request_filter(lambda: request.method != "POST")
+            out.append(interleaved(name, _getter(bare, "/page"), _getter(limited, "/page"),
+                                   count=count, rounds=rounds, db="sqlite",
+                                   note="Flask-Limiter's hooks on the bare page"))
+        without = host_app(database.config("host_bare"), with_package=False)
+        with_package = host_app(database.config("host_package"), with_package=True)
+        assert "wp-cookie-banner" in with_package.test_client().get("/").get_data(as_text=True)
+        out.append(interleaved("host_page_banner", _getter(without, "/"),
+                               _getter(with_package, "/"), count=count, rounds=rounds,
+                               db="sqlite", note="a first visitor: the banner shows"))
+        return out
+    finally:
+        database.close()
 
 
 def enumeration(app: Flask, *, count: int, rounds: int) -> list[Result]:

@@ -220,11 +220,13 @@ class Settings:
     ratelimit_storage_uri: str | None
     security_headers: bool
     csp: Mapping[str, tuple[str, ...]]
+    page_cache_control: str
     hash_key: bytes = field(repr=False)
     contact_purposes: Mapping[str, ContactPurpose]
     contact_rate_limit: str
     request_rate_limit: str
     request_address_rate_limit: str
+    request_max_link_mails: int
     mailbox_daily_limit: int
     mail_max_attempts: int
     mail_timeout: float
@@ -699,6 +701,16 @@ def _csp(value: Any, key: str, reading: Reading) -> dict[str, tuple[str, ...]]:
     return csp
 
 
+def _cache_control(value: Any, key: str, reading: Reading) -> str:
+    """A ``Cache-Control`` header value: printable ASCII on one line."""
+    if not isinstance(value, str) or not value.strip() or not value.isascii() or any(
+            not c.isprintable() for c in value):
+        raise ConfigurationError(
+            f"{key} must be a Cache-Control value on one line, e.g. 'no-cache' or "
+            f"'public, max-age=300', got {value!r}")
+    return value.strip()
+
+
 def _hash_key(value: Any, key: str, reading: Reading) -> bytes:
     # The value is a secret: no message below repeats it.
     if reading.production and not value:
@@ -873,6 +885,10 @@ KEYS: tuple[Key, ...] = (
         "per directive: `{\"style-src\": [\"https://cdn.jsdelivr.net\"], \"font-src\": [...]}`; "
         "`'unsafe-inline'`, `'unsafe-eval'`, `'unsafe-hashes'`, `'strict-dynamic'`, a nonce, "
         "`*` or a bare scheme (`https:`, `data:`) for scripts stops the start"),
+    Key("PAGE_CACHE_CONTROL", "no-cache", _cache_control,
+        "the privacy page's `Cache-Control`; the default lets a browser or a shared cache keep "
+        "it but ask each time (a 304 when unchanged), so the visit log sees every visit; "
+        "e.g. `\"public, max-age=300\"` behind a CDN (see \"Behind a CDN or a caching proxy\")"),
     Key("HASH_KEY", None, _hash_key,
         "key of the hashes kept for tokens, erased addresses and rate-limit keys; its own "
         "random value, never changed",
@@ -908,6 +924,9 @@ KEYS: tuple[Key, ...] = (
         "filed requests per address typed in"),
     Key("CONTACT_RATE_LIMIT", "5 per minute;20 per day", _limit,
         "posts of the contact form per client IP (Flask-Limiter notation, `;` between limits)"),
+    Key("REQUEST_MAX_LINK_MAILS", 3, integer(1),
+        "request links mailed to one address per 24 hours; beyond it none is sent (the page "
+        "is the same)"),
     Key("MAILBOX_DAILY_LIMIT", 10, integer(1),
         "mails a day that visitors' posts may send to one mailbox, all kinds together "
         "(confirmations, request links, acknowledgements); the mailbox is the address "

@@ -75,7 +75,7 @@ def consent_wording(state: State, language: str) -> str:
         with speaking(language):
             return f"{notice()}\n{consent.age_statement(state.settings)}"
 
-    return state.text(("contact-consent", language), make)
+    return state.caches.text(("contact-consent", language), make)
 
 
 def submit(

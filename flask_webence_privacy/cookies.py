@@ -8,9 +8,8 @@ wording shown, the policy version, the time and the truncated IP: the proof.
 The visitor's browser keeps one functional cookie, signed, holding that id and
 the answer the records say (the policy version, the types said yes to, the
 types answered), written in the same request as the records: a page reads the
-choice from it and never the ledger (a ledger query on every page was two
-thirds of a returning visitor's privacy page). A forged or tampered cookie
-counts as no choice.
+choice from it and never the ledger (a returning visitor's page asks the
+database nothing). A forged or tampered cookie counts as no choice.
 
 A choice under an earlier policy version does not count: the banner asks again.
 """
@@ -38,7 +37,7 @@ from .models import ConsentRecordRow
 from .net import stored_ip
 from .policy import current_version, format_days, format_period
 from .registry import Rule, RuleContext
-from .state import State, get_state, remember
+from .state import State, get_state
 from .tokens import TokenError, load_timed, make
 
 #: The functional cookie that holds the signed choice id and answer (list it on the privacy page).
@@ -87,33 +86,29 @@ def subject(choice_id: str) -> str:
     return SUBJECT_PREFIX + choice_id
 
 
-#: Choice cookies remembered with their checked signature; then all go.
-CHECKED_MAX = 4096
-
-
 def _cookie() -> Any:
-    """What the visitor's choice cookie holds, if its signature holds; else None.
-
-    A value whose signature held is remembered (per app, bounded) with the time
-    it was signed: the same cookie comes with every page of a visitor who has
-    answered, and checking it again was a twentieth of each of their pages. Its
-    age is still checked every time; a changed value is checked afresh."""
+    """What the visitor's choice cookie holds, if its signature holds and it is
+    younger than :data:`CHOICE_MAX_AGE`; else None. The signature of a value once
+    accepted is not checked again (:meth:`.caches.Caches.checked_choice`); its age is,
+    every time."""
     if not has_request_context():
         return None
-    value = request.cookies.get(CHOICE_COOKIE)
+    sent = request.cookies
+    # A membership test first: MultiDict.get raises (and catches) an HTTP error
+    # for a missing key, and most pages come without this cookie.
+    value = sent[CHOICE_COOKIE] if CHOICE_COOKIE in sent else None  # noqa: SIM401
     if not value:
         return None
-    checked = get_state().checked_choices
-    found = checked.get(value)
-    if found is None:
-        try:
-            found = remember(checked, value,
-                             load_timed("cookie-choice", value, max_age=CHOICE_MAX_AGE),
-                             CHECKED_MAX)
-        except TokenError:
-            return None
-    held, signed = found
+    try:
+        held, signed = get_state().caches.checked_choice(value, _check_signature)
+    except TokenError:
+        return None
     return held if time.time() - signed <= CHOICE_MAX_AGE else None
+
+
+def _check_signature(value: str) -> tuple[Any, float]:
+    """What a choice cookie holds and when it was signed; TokenError if forged."""
+    return load_timed("cookie-choice", value, max_age=CHOICE_MAX_AGE)
 
 
 def _id(value: Any) -> str | None:

@@ -21,20 +21,12 @@ from babel import Locale
 from flask import Request, has_request_context, request
 from flask_babel import force_locale
 
+from .caches import language_for
 from .config import Settings
-from .state import get_state, remember
+from .state import get_state
 
 #: Cookie holding the visitor's language choice: functional, no identifier in it.
 LANGUAGE_COOKIE = "privacy_lang"
-
-#: Accept-Language headers seen, with the site language each one chose: browsers
-#: send a handful of distinct values, and parsing one on every page was about
-#: 3 % of a kept privacy page. Cleared whole when full, and only values of a
-#: browser's length are kept, so it stays small whatever a client sends.
-_ACCEPTED: dict[tuple[str, tuple[str, ...]], str] = {}
-_ACCEPTED_MAX = 1024
-_ACCEPTED_LENGTH = 256
-
 
 def select_locale() -> str:
     """The visitor's language among the package's: ``?lang=``, then the switch
@@ -46,18 +38,16 @@ def select_locale() -> str:
     if not has_request_context():
         return settings.default_language
     req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once
-    for candidate in (asked_language(settings), req.cookies.get(LANGUAGE_COOKIE)):
+    sent = req.cookies
+    # A membership test first: MultiDict.get raises (and catches) an HTTP error
+    # for a missing key, and most pages come without this cookie.
+    for candidate in (asked_language(settings),
+                      sent[LANGUAGE_COOKIE] if LANGUAGE_COOKIE in sent else None):  # noqa: SIM401
         if candidate in settings.languages:
             return candidate
     header = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
-    key = (header, settings.languages)
-    found = _ACCEPTED.get(key)
-    if found is None:
-        found = req.accept_languages.best_match(settings.languages) or \
-            settings.default_language
-        if len(header) <= _ACCEPTED_LENGTH:
-            remember(_ACCEPTED, key, found, _ACCEPTED_MAX)
-    return found
+    return language_for(header, settings.languages, lambda: req.accept_languages.best_match(
+        settings.languages) or settings.default_language)
 
 
 def asked_language(settings: Settings | None = None) -> str | None:

@@ -73,7 +73,7 @@ def consent_wording(state: State, language: str) -> str:
                 name=state.settings.controller_name,
             )
 
-    return state.text(("newsletter-consent", language), make)
+    return state.caches.text(("newsletter-consent", language), make)
 
 
 # -- subscribing -----------------------------------------------------------------

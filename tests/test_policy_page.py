@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flask_webence_privacy import language
+from flask_webence_privacy import caches
 
 from .conftest import handles
 
@@ -214,7 +214,7 @@ def test_custom_prefix(make_app):
 def test_only_the_plain_and_lang_urls_are_kept_so_no_url_grows_the_memory(make_app):
     app = make_app()
     client = app.test_client()
-    kept = app.extensions["webence_privacy"].page_cache
+    kept = app.extensions["webence_privacy"].caches.pages
     for url in ("/privacy/", "/privacy/?lang=en", "/privacy/?lang=nl"):
         assert client.get(url).status_code == 200
     settled = len(kept)
@@ -242,13 +242,13 @@ def test_each_visitor_gets_the_language_their_browser_asks_for_in_any_order(make
 def test_the_languages_browsers_asked_for_are_remembered_within_a_bound(make_app):
     app = make_app()
     client = app.test_client()
-    for n in range(language._ACCEPTED_MAX + 50):  # a crawler inventing headers
+    for n in range(caches.LANGUAGES_MAX + 50):  # a crawler inventing headers
         header = f"x-{n},en;q=0.5" if n % 2 else f"x-{n},nl;q=0.5"
         page = client.get("/privacy/", headers={"Accept-Language": header})
         assert f'<html lang="{"en" if n % 2 else "nl"}">' in text(page)
-        assert len(language._ACCEPTED) <= language._ACCEPTED_MAX
+        assert len(caches._LANGUAGES) <= caches.LANGUAGES_MAX
     # A header far longer than a browser's is answered, never kept.
-    before = dict(language._ACCEPTED)
+    before = dict(caches._LANGUAGES)
     long = "en;q=0.9," + ",".join(f"x-{n};q=0.1" for n in range(200))
     assert '<html lang="en">' in text(client.get("/privacy/", headers={"Accept-Language": long}))
-    assert before == language._ACCEPTED
+    assert before == caches._LANGUAGES

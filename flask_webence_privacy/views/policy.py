@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
+    Request,
     Response,
     abort,
     current_app,
@@ -24,7 +26,6 @@ from .. import cookies, policy
 from ..language import current_language
 from ..state import State, get_state
 from .common import PACKAGE, render, safe_next, set_language_cookie
-from .cookies import KeptPage, keep_page, render_keepable
 
 
 def init_views(bp: Blueprint, state: State) -> None:
@@ -46,46 +47,68 @@ def _versions(state: State) -> list[dict[str, Any]]:
     ]
 
 
+class Page(NamedTuple):
+    """A privacy page as the bytes it is sent as, and its validator (quoted)."""
+
+    body: bytes
+    etag: str
+
+
+def _page(html: str, language: str, version: str) -> Page:
+    body = html.encode()
+    # The language and version for a reader of the headers; the hash of the
+    # bytes for everything else the page shows (the banner or not, the day).
+    return Page(body, f'"{language}-{version}-{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
 def policy_page() -> Response:
-    """The page's article depends on the language, the policy version, the day
-    and where the app is mounted; never on the visitor. It is rendered once for
-    each and kept, so a visit costs what rendering the frame costs."""
+    """The page depends on the language, the policy version, the day, where the
+    app is mounted, its URL and whether the banner asks; never on who the visitor
+    is (the banner carries nothing per visitor). Its article is rendered once for
+    each and kept; in the package's own frame the whole page is. It carries a
+    validator, so a browser or a cache that has it gets a 304."""
     state = get_state()
+    settings = state.settings
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once
     language = current_language()
-    version = policy.current_version(state.settings)
-    key = (language, version.version, dt.date.today().isoformat(), request.script_root)
+    today = dt.date.today()
+    version = policy.current_version(settings, today).version
+    key = (language, version, today.isoformat(), req.script_root)
 
     def article_html() -> Markup:
-        content = policy.page_content(state.settings, state.sources, language, state.periods)
+        content = policy.page_content(settings, state.sources, language, state.periods)
         # Autoescaped by Jinja when rendered: safe to mark as markup.
         return Markup(render_template("webence_privacy/_policy_article.html",  # noqa: S704
                                       content=content, versions=_versions(state)))
 
-    article = state.kept(key, article_html)
-    if not _keepable(state):
-        return render("policy.html", article=article)
-    # With the package's own frame the whole page is the same for every visitor
-    # who asks it in one language at one URL, but for the cookie banner (shown
-    # or not) and its CSRF token: kept whole, the token put in per visitor.
-    asking = "banner" if cookies.needs_asking(state) else "no banner"
+    article = state.caches.page(key, article_html)
 
-    def page() -> KeptPage:
-        return keep_page(render_keepable("webence_privacy/policy.html", article=article))
+    def page() -> Page:
+        return _page(render_template("webence_privacy/policy.html", article=article),
+                     language, version)
 
-    kept = state.kept(("policy-page", *key, request.full_path, asking), page)
-    return Response(kept.body(), mimetype="text/html")
+    if _keepable(state, req):
+        asking = "banner" if cookies.needs_asking(state) else "no banner"
+        found = state.caches.page(("policy-page", *key, req.full_path, asking), page)
+    else:
+        found = page()
+    response = Response(found.body, mimetype="text/html", headers=(
+        ("ETag", found.etag), ("Cache-Control", settings.page_cache_control)))
+    if "HTTP_IF_NONE_MATCH" in req.environ:
+        # Only a conditional request can be answered with less than the page.
+        response.make_conditional(req)
+    return response
 
 
-def _keepable(state: State) -> bool:
+def _keepable(state: State, req: Request) -> bool:
     """A page can be kept whole in the package's own frame (a host's layout, or
     its override of one of the page's templates, may show per-visitor things: a
     name, a basket), at a URL without a query string but exactly
     ``?lang=<a site language>`` (any other would make endless copies)."""
-    if state.own_frame is None:
-        state.own_frame = _package_files((*KEPT_TEMPLATES, state.settings.base_template))
-    if not state.own_frame:
+    if not state.caches.frame_is_own(
+            lambda: _package_files((*KEPT_TEMPLATES, state.settings.base_template))):
         return False
-    query = request.query_string.decode("latin-1")
+    query = req.query_string.decode("latin-1")
     return not query or query in {f"lang={code}" for code in state.settings.languages}
 
 
