@@ -31,7 +31,6 @@ MAIL_LATE = dt.timedelta(minutes=15)
 NOTIFY_FLOOD = 60
 
 
-
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -44,10 +43,11 @@ class Finding:
 
 def _configuration(app: Flask, state: State) -> Iterator[Finding]:
     config = app.config
-    if not (config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")):
+    site = state.settings.site_url
+    if site is None and not config.get("SERVER_NAME"):
         yield Finding("privacy.E001", "The site's address is not declared: mailed links would "
                       "take their host from the request's Host header.",
-                      "Set SERVER_NAME = 'www.example.nl' (or TRUSTED_HOSTS = ['www.example.nl']).")
+                      "Set PRIVACY_SITE_URL = 'https://www.example.nl'.")
     if _storage_uri(app, state).startswith("memory://"):
         yield Finding("privacy.W002", "Rate limits are kept in each process's memory: with "
                       "several workers a limit lets through several times what it says.",
@@ -57,10 +57,12 @@ def _configuration(app: Flask, state: State) -> Iterator[Finding]:
         yield Finding("privacy.E003", "PRIVACY_HASH_KEY is not set apart from SECRET_KEY: "
                       "rotating the secret would orphan every stored hash.",
                       "Set PRIVACY_HASH_KEY to its own random value and never change it.")
-    if config.get("PREFERRED_URL_SCHEME") != "https":
-        yield Finding("privacy.W004", "PREFERRED_URL_SCHEME is not 'https': mailed links and "
+    scheme = site.scheme if site is not None else config.get("PREFERRED_URL_SCHEME")
+    if scheme != "https":
+        yield Finding("privacy.W004", "The site's address is not https: mailed links and "
                       "cookies would go over plain http.",
-                      "Serve the site over https and set PREFERRED_URL_SCHEME = 'https'.")
+                      "Serve the site over https and set PRIVACY_SITE_URL = 'https://...' "
+                      "(and PREFERRED_URL_SCHEME = 'https').")
     engine = state.db.engine
     if engine.dialect.name != "sqlite" and not getattr(engine.pool, "_pre_ping", False):
         yield Finding("privacy.W006", "pool_pre_ping is off: after a database restart the first "

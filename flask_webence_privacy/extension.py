@@ -23,6 +23,7 @@ from . import (
     consent,
     contact,
     cookies,
+    i18n,
     keeping,
     lookup_index,
     mail,
@@ -41,7 +42,7 @@ from .requests import erasure, export, lifecycle
 from .requests.erasure import ErasureReport
 from .requests.export import SubjectExport
 from .retention import PurgeReport
-from .setup import setup_babel, setup_csrf, setup_limiter, setup_mail, setup_session_cookie
+from .setup import setup_babel, setup_limiter, setup_mail, setup_session_cookie
 from .state import EXTENSION_KEY, State, get_state
 from .views import register_views
 from .views.cookies import banner as cookie_banner
@@ -65,12 +66,21 @@ def _warn_without_index(source: Source, db: SQLAlchemy, app: Flask | None = None
             source.name, gap.expression, source.table.name, gap.model_index, gap.ddl)
 
 
+def _comparable(options: Mapping[str, object]) -> dict[str, object]:
+    """Registration options in a form two calls can be compared in: iterables
+    the caller may pass as a list or a tuple become tuples."""
+    return {key: tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else value
+            for key, value in options.items()}
+
+
 class Privacy:
     """The extension. ``Privacy(app, db=db)`` or ``privacy.init_app(app, db=db)``."""
 
     def __init__(self, app: Flask | None = None, db: SQLAlchemy | None = None) -> None:
         self._db = db
         self._host_sources: list[Source] = []
+        #: Each registered model's options, as compared when it is registered again.
+        self._registered: dict[type, dict[str, object]] = {}
         if app is not None:
             self.init_app(app, db=db)
 
@@ -99,10 +109,11 @@ class Privacy:
 
         setup_mail(app)
         setup_session_cookie(app)
-        setup_babel(app, locale_selector)
+        own_babel = setup_babel(app, locale_selector)
+        i18n.init_app(app, settings.languages, settings.default_language)
         state = State(
             privacy=self, db=db, models=models, settings=settings,
-            limiter=setup_limiter(app, settings), csrf=setup_csrf(app),
+            limiter=setup_limiter(app, settings), own_babel=own_babel,
             builtin_sources=builtin, host_sources=self._host_sources,
             extra_rules=[keeping.rules, visits.rules, cookies.rules],
             periods={"VisitLog": visits.period, "CookieChoice": cookies.period},
@@ -191,8 +202,7 @@ class Privacy:
 
             privacy.register(Order, erase=erase_orders)
         """
-        source = make_source(
-            model,
+        options: dict[str, object] = dict(
             category=category,
             email=email,
             timestamp=timestamp,
@@ -207,8 +217,10 @@ class Privacy:
             owner=owner,
             anonymize=anonymize,
         )
-        if any(s.model is model for s in self._host_sources):
-            raise ConfigurationError(f"privacy.register({source.name}): registered twice")
+        if self._same_registration(model, options):
+            return model
+        source = make_source(model, **options)  # type: ignore[arg-type]
+        self._registered[model] = _comparable(options)
         try:
             state: State | None = get_state()
         except RuntimeError:
@@ -218,6 +230,22 @@ class Privacy:
             _warn_without_index(source, state.db)
         self._host_sources.append(source)
         return model
+
+    def _same_registration(self, model: type, options: Mapping[str, object]) -> bool:
+        """An app factory calls ``register`` for every app it builds (a test suite
+        builds one per test): the same model with the same options is the same
+        registration. Other options for a registered model are a mistake that
+        would make one app export what another erases, so they stop the start."""
+        earlier = self._registered.get(model)
+        if earlier is None:
+            return False
+        now = _comparable(options)
+        differ = sorted(key for key in now if now[key] != earlier.get(key))
+        if differ:
+            raise ConfigurationError(
+                f"privacy.register({model.__name__}) was called before with other options: "
+                + "; ".join(f"{key}={earlier.get(key)!r} then {now[key]!r}" for key in differ))
+        return True
 
     @property
     def sources(self) -> list[Source]:

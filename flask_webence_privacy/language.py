@@ -12,21 +12,21 @@ a record's) or the default.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from functools import cache
 
 from babel import Locale
 from flask import Request, has_request_context, request
-from flask_babel import force_locale
 
 from .caches import language_for
 from .config import Settings
+from .i18n import speaking, spoken_language
+
+__all__ = ["LANGUAGE_COOKIE", "current_language", "locale_selector", "select_locale", "speaking"]
 from .state import get_state
 
 #: Cookie holding the visitor's language choice: functional, no identifier in it.
 LANGUAGE_COOKIE = "privacy_lang"
+
 
 def select_locale() -> str:
     """The visitor's language among the package's: ``?lang=``, then the switch
@@ -72,27 +72,11 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
-#: The language of what is being rendered, set by :func:`speaking`.
-_SPOKEN: ContextVar[str | None] = ContextVar("webence_privacy_language", default=None)
-
-
-@contextmanager
-def speaking(language: str) -> Iterator[None]:
-    """Render in ``language``: the package's catalogue, Flask-Babel's formatting and
-    :func:`current_language` all say it inside, then what was before."""
-    token = _SPOKEN.set(language)
-    try:
-        with force_locale(language):
-            yield
-    finally:
-        _SPOKEN.reset(token)
-
-
 def current_language() -> str:
     """The language the package speaks now, one of ``PRIVACY_LANGUAGES``: the one
     :func:`speaking` set, else the visitor's (never the host selector's choice),
     else, outside a request, the default."""
-    spoken = _SPOKEN.get()
+    spoken = spoken_language()
     if spoken is not None:
         return spoken
     if has_request_context():

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_sqlalchemy import SQLAlchemy
 
 from .config import (
@@ -29,7 +28,7 @@ from .config import (
 )
 from .i18n import gettext as _
 from .i18n import ngettext
-from .language import current_language
+from .language import current_language, speaking
 from .models import Models
 from .registry import PeriodText, Source
 from .rights import RIGHTS
@@ -174,7 +173,7 @@ def page_content(
     ``periods`` words the data of the extra rules (the state's: the visit log's
     and the cookie choices', each by the feature's own function).
 
-    Must be called inside ``force_locale(language)`` (or a request in that
+    Must be called inside ``speaking(language)`` (or a request in that
     language) so the periods are worded in it.
     """
     version = current_version(settings, today)
@@ -239,7 +238,7 @@ def snapshot(settings: Settings, sources: Sequence[Source], periods: Mapping[str
     """The page content in every language, as stored with a published version."""
     content = {}
     for language in settings.languages:
-        with force_locale(language):
+        with speaking(language):
             content[language] = page_content(settings, sources, language, periods, today)
     return json.dumps(content, sort_keys=True, ensure_ascii=False)
 

@@ -37,6 +37,9 @@ SITE_CONFIG: dict[str, Any] = {
     "PRIVACY_NEWSLETTER_RATE_LIMIT": "10000 per minute",
     "PRIVACY_REQUEST_RATE_LIMIT": "10000 per minute",
     "PRIVACY_REQUEST_ADDRESS_RATE_LIMIT": "10000 per minute",
+    # ... and one address asks for every right, each with its mailed link.
+    "PRIVACY_REQUEST_MAX_LINK_MAILS": 100,
+    "PRIVACY_MAILBOX_DAILY_LIMIT": 100,
 }
 
 

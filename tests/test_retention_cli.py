@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ def test_dry_run_then_purge_from_the_command_line(app):
     real = runner.invoke(args=["privacy", "purge", "--now", "2025-03-01"])
     assert real.exit_code == 0, real.output
     assert "1 row(s) removed" in real.output
-    assert "ContactMessage  default" in real.output and "2024-03-01" in real.output
+    assert re.search(r"ContactMessage +default", real.output) and "2024-03-01" in real.output
     assert count(app) == 1
 
 

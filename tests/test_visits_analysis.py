@@ -171,7 +171,7 @@ def test_the_purge_takes_old_roll_ups_and_salts(make_app):
 def test_the_privacy_page_says_the_analysis_needs_no_cookie(make_app):
     client = make_app(PRIVACY_VISIT_LOG=True).test_client()
     dutch = client.get("/privacy/").get_data(as_text=True)
-    assert "Voor deze analyse is geen cookie en geen derde partij nodig" in dutch
+    assert "Voor deze analyse zijn geen cookie en geen derde partij nodig" in dutch
     english = client.get("/privacy/?lang=en").get_data(as_text=True)
     assert "This analysis needs no cookie and no third party" in english
     assert "needs no cookie" not in make_app().test_client().get(

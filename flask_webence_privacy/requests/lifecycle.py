@@ -49,9 +49,6 @@ OPEN = OPEN_REQUEST
 #: A second identical request within this window sends no second mail (a cap on
 #: mail to one address, so the form cannot be used to flood a mailbox).
 RESEND_WINDOW = dt.timedelta(minutes=10)
-#: Links (and "under way" notes) the portal mails one address a day, like the
-#: other forms' caps: the per-hour limit alone let through about 120 a day.
-LINK_MAILS_PER_DAY = 3
 #: GDPR art. 12(3): the deadline may be extended by at most two further months.
 MAX_EXTENSION = relativedelta(months=2)
 MAX_DETAILS = 4000
@@ -165,8 +162,8 @@ def create_request(state: State, email: str, kind: str, details: str | None = No
             return Filed(existing)
     # Over a cap (this address's, or its mailbox's) nothing is mailed; what the
     # visitor sees stays the same.
-    may_mail = channel != WEB or mail.within_daily_cap(state, "request-link", email,
-                                                       LINK_MAILS_PER_DAY)
+    may_mail = channel != WEB or mail.within_daily_cap(
+        state, "request-link", email, state.settings.request_max_link_mails)
     if existing is not None:
         if not may_mail:
             db.session.rollback()

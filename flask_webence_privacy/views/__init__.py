@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import doctor, labels
 from ..config import localize
@@ -84,7 +85,18 @@ def register_views(app: Flask, state: State) -> None:
         clear page and a log line that says what to run, not an SQL traceback."""
         current = get_state()
         if current.schema_problems is None:
-            current.schema_problems = [str(f) for f in doctor.tables(current)]
+            try:
+                found = [str(f) for f in doctor.tables(current)]
+            except SQLAlchemyError:
+                # The database is away (a restart, a cut): the visitor gets the
+                # "try again" page, and the next request looks again.
+                current.db.session.rollback()
+                log.warning("flask-webence-privacy: the database does not answer")
+                with speaking(current_language()):
+                    return render("error.html", 503,
+                                  title=gettext("This page is being updated"),
+                                  message=gettext("Please try again in a few minutes."))
+            current.schema_problems = found
             current.db.session.rollback()
             for problem in current.schema_problems:
                 log.error("flask-webence-privacy: %s", problem)
@@ -123,6 +135,21 @@ def register_views(app: Flask, state: State) -> None:
         if chosen is not None and req.cookies.get(LANGUAGE_COOKIE) != chosen:
             set_language_cookie(response, chosen)
         return response
+
+    prefix = state.settings.url_prefix.rstrip("/")
+    if prefix and state.settings.security_headers:
+        @app.after_request
+        def routing_answers_too(response: Response) -> Response:
+            """A 404, 405 or slash redirect under the prefix matched no view of the
+            blueprint, so its hooks did not run: the headers go on here. Only under
+            the prefix: the host's own answers are left as they are."""
+            req: Request = request._get_current_object()  # type: ignore[attr-defined]
+            path = req.path
+            if req.blueprint is None and (path == prefix or path.startswith(prefix + "/")):
+                have = {key.lower() for key in response.headers.keys()}  # noqa: SIM118
+                response.headers.extend([(name, value) for low, name, value
+                                         in wanted[req.is_secure] if low not in have])
+            return response
 
     @bp.errorhandler(404)
     def not_found(error: Exception) -> Response:

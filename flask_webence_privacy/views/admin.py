@@ -20,6 +20,7 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..labels import channel_label
 from ..language import current_language
+from ..mail import recent_notifications
 from ..models import utcnow
 from ..requests import lifecycle
 from ..rights import RIGHTS
@@ -136,7 +137,9 @@ def admin_index() -> Any:
     now = utcnow()
     show_all = request.args.get("all") == "1"
     rows = [_row(r, now) for r in lifecycle.list_requests(state, include_closed=show_all, now=now)]
-    return render("admin_index.html", rows=rows, show_all=show_all)
+    # One notification per message, so a flood of the forms shows here first.
+    return render("admin_index.html", rows=rows, show_all=show_all,
+                  notifications=recent_notifications(state, now))
 
 
 def _detail(state: State, req: Any, status: int = 200, **forms: Any) -> Any:
