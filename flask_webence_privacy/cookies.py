@@ -201,14 +201,26 @@ def consented(kind: str, state: State | None = None) -> bool:
     return found is not None and kind in found.given
 
 
+def gpc_signal() -> bool:
+    """Global Privacy Control: the browser sends ``Sec-GPC: 1``, a standing
+    objection by automated means (GDPR art. 21(5)). For a visitor who has not
+    chosen, it is their "no" to every optional type: :func:`consented` says no
+    (as it does without a choice) and the banner does not ask. An explicit choice
+    on the settings page wins. Nothing is written for the signal."""
+    return has_request_context() and request.environ.get("HTTP_SEC_GPC", "").strip() == "1"
+
+
 def needs_asking(state: State | None = None) -> bool:
     """The banner's rule: the site has optional cookies and this browser has not
-    answered for each of them under the current policy version."""
+    answered for each of them under the current policy version, nor said no
+    already through Global Privacy Control."""
     state = state or get_state()
     if not optional_types(state.settings):
         return False
     found = current_choice(state)
-    return found is None or not found.complete
+    if found is None:
+        return not gpc_signal()
+    return not found.complete
 
 
 def save(state: State, wanted: Iterable[str], form: str) -> tuple[str, Choice]:

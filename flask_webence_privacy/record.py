@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from . import breaches
+from . import breaches, cookies
 from .config import localize
 from .i18n import gettext as _
 from .language import speaking
@@ -83,6 +83,7 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
         return {
             "title": "Record of processing activities (GDPR art. 30)",
             "breach_handling": _breach_handling(state),
+            "cookie_choices": _cookie_choices(state),
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "controller": {
                 "name": settings.controller_name,
@@ -118,6 +119,18 @@ def build(state: State, language: str = "en") -> dict[str, Any]:
                 "erased addresses kept only as keyed hashes",
             ],
         }
+
+
+def _cookie_choices(state: State) -> list[str]:
+    """How optional cookies are asked for, from the same settings the banner reads."""
+    if not cookies.optional_types(state.settings):
+        return []
+    return [
+        _("Cookies other than functional ones are set only after the visitor says yes; each "
+          "choice and each withdrawal is kept as a consent record."),
+        _("A browser's Global Privacy Control signal (Sec-GPC) is honoured as a no to every "
+          "optional cookie until the visitor chooses otherwise (GDPR art. 21(5))."),
+    ]
 
 
 def _breach_handling(state: State) -> dict[str, Any]:
@@ -188,6 +201,9 @@ def as_markdown(state: State, language: str = "en") -> str:
         lines.append("No processors configured.")
     lines += ["", "## Security measures", ""]
     lines += [f"- {m}" for m in data["security_measures"]]
+    if data["cookie_choices"]:
+        lines += ["", "## Cookie choices", ""]
+        lines += [f"- {line}" for line in data["cookie_choices"]]
     breach = data["breach_handling"]
     lines += ["", "## Reports of misuse and data breaches", ""]
     lines += [f"- {step}" for step in breach["steps"]]

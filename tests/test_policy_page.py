@@ -166,7 +166,8 @@ def test_pages_carry_security_headers(make_app):
     assert kept.headers.getlist("Content-Security-Policy") == [csp]
     # No shared cache may give one visitor's page (language, banner) to another.
     for page in (response, kept):
-        assert {v.strip() for v in page.headers["Vary"].split(",")} == {"Accept-Language", "Cookie"}
+        assert {v.strip() for v in page.headers["Vary"].split(",")} == {"Accept-Language", "Cookie",
+                                                                          "Sec-GPC"}
 
 
 def test_templates_can_be_overridden_one_by_one(make_app, tmp_path):

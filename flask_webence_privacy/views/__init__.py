@@ -125,11 +125,12 @@ def register_views(app: Flask, state: State) -> None:
             # Each header unless the view set its own.
             headers.extend([(name, value) for low, name, value in wanted[req.is_secure]
                             if low not in have])
-        # The page differs by language and by the visitor's cookies (the banner).
+        # The page differs by language and by the visitor's cookies and Global
+        # Privacy Control signal (the banner asks or not).
         if "vary" in have:
-            response.vary.update(("Accept-Language", "Cookie"))  # one header rewrite
+            response.vary.update(("Accept-Language", "Cookie", "Sec-GPC"))  # one rewrite
         else:
-            headers.add("Vary", "Accept-Language, Cookie")
+            headers.add("Vary", "Accept-Language, Cookie, Sec-GPC")
         # A language chosen by ?lang= (a link, a mail) stays chosen on the next page.
         chosen = asked_language(settings)
         if chosen is not None and req.cookies.get(LANGUAGE_COOKIE) != chosen:
@@ -157,6 +158,7 @@ def register_views(app: Flask, state: State) -> None:
             return render("error.html", 404, title_code="not_found")
 
     app.register_blueprint(bp, url_prefix=state.settings.url_prefix)
+    cookies.init_well_known(app)
     if not state.own_babel:
         # The host's Flask-Babel selector chooses its own pages' language; the
         # package's pages speak the package's choice, text, dates and lang alike.

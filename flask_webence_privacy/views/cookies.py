@@ -13,9 +13,11 @@ from urllib.parse import quote
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     after_this_request,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -37,6 +39,29 @@ def init_views(bp: Blueprint, state: State) -> None:
     # Only against flooding the ledger: visitors behind one office address share it.
     view = state.limiter.limit("300 per hour", methods=["POST"])(cookie_settings)
     bp.add_url_rule("/cookies", "cookies", view, methods=["GET", "POST"])
+
+
+#: Where a site states that it honours Global Privacy Control (the GPC spec's
+#: well-known resource), at the site's root.
+GPC_PATH = "/.well-known/gpc.json"
+
+
+def init_well_known(app: Flask) -> None:
+    """Serve ``/.well-known/gpc.json`` unless the host serves it itself: the one
+    route the package adds outside its prefix, because the specification fixes
+    where it lives."""
+    if any(rule.rule == GPC_PATH for rule in app.url_map.iter_rules()):
+        return
+    app.add_url_rule(GPC_PATH, f"{BLUEPRINT}_gpc", gpc_json)
+
+
+def gpc_json() -> Response:
+    """``{"gpc": true, "lastUpdate": "<date>"}``: the date the current policy,
+    which says the signal is honoured, took effect."""
+    settings = get_state().settings
+    response = jsonify(gpc=True, lastUpdate=current_version(settings).effective.isoformat())
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _types(state: State, language: str) -> list[dict[str, Any]]:
@@ -85,6 +110,7 @@ def cookie_settings() -> Any:
         cookies.apply(response, token, found, state.settings)
         return response
     return render("cookies.html", types=_types(state, language),
+                  gpc=cookies.gpc_signal() and cookies.current_choice(state) is None,
                   functional=cookies.cookies_of(state.settings, "functional", language),
                   saved=request.args.get("saved") == "1",
                   next=safe_next(request.args.get("next"), ""))
@@ -112,7 +138,7 @@ def banner() -> Markup:
     def vary(response: Response) -> Response:
         # Shown or not by the visitor's choice cookie, worded in their language:
         # a shared cache keeps one copy per language and choice, never mixes them.
-        response.vary.update(("Accept-Language", "Cookie"))
+        response.vary.update(("Accept-Language", "Cookie", "Sec-GPC"))
         return response
 
     if request.endpoint == f"{BLUEPRINT}.cookies" or not cookies.needs_asking(state):
