@@ -24,7 +24,10 @@ class LocalCounts:
     (so an outage is logged once, and its end once)."""
 
     def __init__(self) -> None:
-        self.limiter: RateLimiter = FixedWindowRateLimiter(MemoryStorage())
+        # Held here: limits before 3.4 keeps only a weak reference to its storage,
+        # so a storage nobody else holds is gone before the first count.
+        self.storage = MemoryStorage()
+        self.limiter: RateLimiter = FixedWindowRateLimiter(self.storage)
         self.down = False
         self._lock = threading.Lock()
 
