@@ -92,7 +92,7 @@ def gunicorn_site(pg_schema, smtp_port: int, **settings: str):
         "FLASK_DEBUG": "0",
         "WEBENCE_SQLALCHEMY_DATABASE_URI": url,
         "WEBENCE_SQLALCHEMY_ENGINE_OPTIONS": '{"pool_pre_ping": true}',
-        "WEBENCE_SERVER_NAME": "webence.test",
+        "WEBENCE_PRIVACY_SITE_URL": "https://webence.test",
         "WEBENCE_SECRET_KEY": "deploy-test-secret",
         "WEBENCE_PRIVACY_HASH_KEY": "deploy-test-hash-key",
         "WEBENCE_PRIVACY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",

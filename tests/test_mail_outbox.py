@@ -272,7 +272,8 @@ def test_a_stopped_watching_sender_finishes_its_mail_and_gives_the_rest_back(
         state.db.session.commit()
     env = {**os.environ, "FLASK_APP": "example_site", "FLASK_DEBUG": "0",
            "WEBENCE_SQLALCHEMY_DATABASE_URI": sqlite_database["SQLALCHEMY_DATABASE_URI"],
-           "WEBENCE_SERVER_NAME": "webence.test", "WEBENCE_SECRET_KEY": "stop-test-secret",
+           "WEBENCE_PRIVACY_SITE_URL": "https://webence.test",
+           "WEBENCE_SECRET_KEY": "stop-test-secret",
            "WEBENCE_PRIVACY_HASH_KEY": "stop-test-hash-key",
            "WEBENCE_MAIL_SERVER": "127.0.0.1", "WEBENCE_MAIL_PORT": str(smtp_port)}
     sender = subprocess.Popen(
