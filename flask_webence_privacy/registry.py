@@ -202,22 +202,6 @@ class Source:
                    for name in (self.email, *self.other_emails)]
         return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
 
-    def lookup_expression(self) -> str:
-        """What an index must be on for the lookups by address: the column where it
-        holds canonical addresses, ``lower(column)`` where it may hold any case."""
-        return self.email if self.canonical_email else f"lower({self.email})"
-
-    def has_lookup_index(self) -> bool:
-        """The model declares an index the lookups by address can use."""
-        column = self.table.c[self.email]
-        if self.canonical_email and (column.index or column.unique or column.primary_key):
-            return True
-        for index in self.table.indexes:
-            first = str(index.expressions[0]) if index.expressions else ""
-            if first.replace(f"{self.table.name}.", "").lower() == self.lookup_expression():
-                return True
-        return False
-
     def exported_fields(self) -> tuple[str, ...]:
         if self.fields is not None:
             return self.fields

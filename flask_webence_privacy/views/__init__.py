@@ -60,6 +60,20 @@ def security_headers_of(csp: str) -> dict[bool, tuple[tuple[str, str, str], ...]
             for is_secure, wanted in ((False, plain), (True, secure))}
 
 
+def add_missing(response: Response, wanted: tuple[tuple[str, str, str], ...],
+                have: set[str]) -> None:
+    """The security headers, each unless the answer set its own (``have``: the
+    lower-cased names it carries)."""
+    response.headers.extend([(name, value) for low, name, value in wanted if low not in have])
+
+
+def _being_updated() -> Response:
+    """503 while the package's tables are missing, out of date or unreachable."""
+    with speaking(current_language()):
+        return render("error.html", 503, title=gettext("This page is being updated"),
+                      message=gettext("Please try again in a few minutes."))
+
+
 def register_views(app: Flask, state: State) -> None:
     bp = Blueprint(
         BLUEPRINT,
@@ -92,10 +106,7 @@ def register_views(app: Flask, state: State) -> None:
                 # "try again" page, and the next request looks again.
                 current.db.session.rollback()
                 log.warning("flask-webence-privacy: the database does not answer")
-                with speaking(current_language()):
-                    return render("error.html", 503,
-                                  title=gettext("This page is being updated"),
-                                  message=gettext("Please try again in a few minutes."))
+                return _being_updated()
             current.schema_problems = found
             current.db.session.rollback()
             for problem in current.schema_problems:
@@ -105,11 +116,7 @@ def register_views(app: Flask, state: State) -> None:
                 # records what its page says (the first worker to get here does).
                 record_if_missing(current.db, current.models, current.settings,
                                   current.sources, current.periods)
-        if current.schema_problems:
-            with speaking(current_language()):
-                return render("error.html", 503, title=gettext("This page is being updated"),
-                              message=gettext("Please try again in a few minutes."))
-        return None
+        return _being_updated() if current.schema_problems else None
 
     wanted = security_headers_of(content_security_policy(state.settings.csp))
 
@@ -122,9 +129,7 @@ def register_views(app: Flask, state: State) -> None:
         # page of the package; setdefault would walk them once per header).
         have = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers
         if settings.security_headers:
-            # Each header unless the view set its own.
-            headers.extend([(name, value) for low, name, value in wanted[req.is_secure]
-                            if low not in have])
+            add_missing(response, wanted[req.is_secure], have)
         # The page differs by language and by the visitor's cookies and Global
         # Privacy Control signal (the banner asks or not).
         if "vary" in have:
@@ -147,9 +152,8 @@ def register_views(app: Flask, state: State) -> None:
             req: Request = request._get_current_object()  # type: ignore[attr-defined]
             path = req.path
             if req.blueprint is None and (path == prefix or path.startswith(prefix + "/")):
-                have = {key.lower() for key in response.headers.keys()}  # noqa: SIM118
-                response.headers.extend([(name, value) for low, name, value
-                                         in wanted[req.is_secure] if low not in have])
+                add_missing(response, wanted[req.is_secure],
+                            {key.lower() for key in response.headers.keys()})  # noqa: SIM118
             return response
 
     @bp.errorhandler(404)
